@@ -1,0 +1,45 @@
+# The two commands: `make run` (a live server) and `make test` (the test suite).
+# Both start from nothing: they create .venv and install what they need.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PG_TEST_URL ?= postgresql://postgres@127.0.0.1:5432/test
+
+.PHONY: run test test-postgres install install-dev migrate token clean help
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-14s %s\n", $$1, $$2}'
+
+$(BIN)/.installed: requirements.txt
+	@test -x $(BIN)/python || { echo "==> creating $(VENV)"; $(PYTHON) -m venv $(VENV); }
+	@echo "==> installing requirements.txt"
+	@$(BIN)/python -m pip install --disable-pip-version-check -q --upgrade pip
+	@$(BIN)/python -m pip install --disable-pip-version-check -q -r requirements.txt
+	@touch $@
+
+$(BIN)/.installed-dev: $(BIN)/.installed requirements-dev.txt
+	@echo "==> installing requirements-dev.txt"
+	@$(BIN)/python -m pip install --disable-pip-version-check -q -r requirements-dev.txt
+	@touch $@
+
+install: $(BIN)/.installed ## Create .venv with the runtime dependencies
+
+install-dev: $(BIN)/.installed-dev ## Create .venv with the test dependencies too
+
+run: install ## Migrate and serve on http://$${HOST:-127.0.0.1}:$${PORT:-5000}
+	$(BIN)/python app.py
+
+migrate: install ## Apply database migrations only
+	$(BIN)/flask --app devtracker db upgrade
+
+token: install ## Mint a token: make token ARGS="--user-id alice --role admin"
+	@$(BIN)/flask --app devtracker token $(ARGS)
+
+test: install-dev ## Run the test suite (SQLite; TEST_DATABASE_URL selects PostgreSQL)
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+test-postgres: install-dev ## Run the test suite on PostgreSQL ($(PG_TEST_URL))
+	TEST_DATABASE_URL=$(PG_TEST_URL) $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+clean: ## Remove .venv and caches
+	rm -rf $(VENV) .pytest_cache

@@ -1,0 +1,91 @@
+"""DevTracker Realtime: the application factory and its small register_* helpers."""
+import logging
+import os
+
+from flask import Flask
+
+from .config import Config, load_config
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def create_app(config=None):
+    """Build the app from a Config instance, an environment name, or DEVTRACKER_ENV."""
+    if config is None or isinstance(config, str):
+        config = load_config(config)
+    app = Flask(__name__, static_folder=os.path.join(ROOT, "static"),
+                template_folder=os.path.join(ROOT, "templates"),
+                instance_path=os.path.join(ROOT, "instance"))
+    app.config.from_object(config)
+    app.config["ENV_NAME"] = getattr(config, "ENV_NAME", "custom")
+    configure_logging(app)
+    register_extensions(app)
+    register_blueprints(app)
+    register_error_handlers(app)
+    register_commands(app)
+    return app
+
+
+def configure_logging(app):
+    """One readable line per record, at LOG_LEVEL."""
+    level = getattr(logging, app.config["LOG_LEVEL"], logging.INFO)
+    if not logging.getLogger().handlers:
+        logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("devtracker").setLevel(level)
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
+    app.logger.setLevel(level)
+
+
+def register_extensions(app):
+    """Bind the bare extension instances, and choose the presence store."""
+    from .auth import register_jwt_handlers
+    from .extensions import db, jwt, limiter, migrate, socketio
+    from .metrics import init_metrics
+    from .realtime import init_presence
+
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite:///"):
+        os.makedirs(os.path.dirname(app.config["SQLALCHEMY_DATABASE_URI"][len("sqlite:///"):]) or ".",
+                    exist_ok=True)
+    db.init_app(app)
+    migrate.init_app(app, db, directory=os.path.join(ROOT, "migrations"))
+    jwt.init_app(app)
+    register_jwt_handlers(jwt)
+    limiter.init_app(app)
+    socketio.init_app(
+        app,
+        async_mode=app.config["ASYNC_MODE"],
+        cors_allowed_origins=app.config["CORS_ALLOWED_ORIGINS"] or None,
+        ping_interval=app.config["PING_INTERVAL"],
+        ping_timeout=app.config["PING_TIMEOUT"],
+        max_http_buffer_size=app.config["MAX_SOCKET_MESSAGE_BYTES"],
+        logger=False,
+        engineio_logger=False,
+    )
+    init_presence(app)
+    init_metrics(app)
+
+
+def register_blueprints(app):
+    """The REST API and the web pages."""
+    from .api import bp as api_bp
+    from .web import bp as web_bp
+
+    app.register_blueprint(api_bp)
+    app.register_blueprint(web_bp)
+
+
+def register_error_handlers(app):
+    """Every error leaves as an envelope."""
+    from .errors import register_error_handlers as register
+
+    register(app)
+
+
+def register_commands(app):
+    """`flask token`, `flask prune-activity`, `flask prune-idempotency`."""
+    from .cli import register_cli
+
+    register_cli(app)
+
+
+__all__ = ["Config", "create_app"]

@@ -1,0 +1,111 @@
+"""One decorator per REST view: auth, path ids, body and query validation, idempotency, docs.
+
+The same metadata feeds the OpenAPI document, so what is documented is what is enforced.
+"""
+import json
+import re
+from functools import wraps
+
+from flask import request
+from marshmallow import ValidationError
+
+from ..auth import ID_RE, auth_required, current_principal
+from ..errors import InvalidInput, MalformedJSON, validation_error
+from ..services.idempotency import IdempotencyKey
+
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+IDEMPOTENCY_KEY_RE = re.compile(r"^[\x21-\x7e]{1,255}$")
+ANY_ROLE = ()
+
+
+def _reject_constant(name):
+    raise ValueError(f"{name} is not JSON")
+
+
+def _check_text(value, depth=0):
+    """Refuse what JSON allows but the databases cannot store: NUL characters, lone surrogates."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise InvalidInput(details={"_schema": ["Strings must not contain NUL characters."]})
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise InvalidInput(details={"_schema": ["Strings must be valid Unicode."]}) from None
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _check_text(key)
+            _check_text(item)
+    elif isinstance(value, list):
+        for item in value:
+            _check_text(item)
+
+
+def read_json_body():
+    """The request body as JSON (an empty body is `{}`); 400 when malformed, 413 when too large."""
+    raw = request.get_data(cache=True)
+    if not raw.strip():
+        return {}
+    try:
+        body = json.loads(raw, parse_constant=_reject_constant)
+    except (ValueError, RecursionError) as exc:
+        message = "The request body is not valid JSON."
+        if isinstance(exc, json.JSONDecodeError):
+            message = f"The request body is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}."
+        raise MalformedJSON(message) from None
+    _check_text(body)
+    return body
+
+
+def load(schema, data):
+    """schema.load with marshmallow's errors turned into the 422 envelope."""
+    try:
+        return schema.load(data)
+    except ValidationError as err:
+        raise validation_error(err) from None
+
+
+def idempotency_key(body):
+    """The request's Idempotency-Key scoped to caller and route, or None when not sent."""
+    key = request.headers.get(IDEMPOTENCY_HEADER)
+    if key is None:
+        return None
+    if not IDEMPOTENCY_KEY_RE.match(key):
+        raise InvalidInput(details={IDEMPOTENCY_HEADER: [
+            "Must be 1-255 visible ASCII characters (a UUID is a good choice)."]})
+    return IdempotencyKey.build(key, current_principal().user_id,
+                                f"{request.method} {request.path}", body)
+
+
+def endpoint(summary, *, auth=ANY_ROLE, public=False, body=None, query=None, response=None,
+             status=200, idempotent=False, path_ids=(), tags=("realtime",), description=None):
+    """Declare a REST view: who may call it, what it takes and what it returns.
+
+    The view receives validated `body` and `query` keyword arguments when schemas are given,
+    and `idempotency` (an IdempotencyKey or None) when `idempotent`.
+    """
+
+    def decorator(view):
+        @wraps(view)
+        def handler(*args, **kwargs):
+            for name in path_ids:
+                if not isinstance(kwargs.get(name), str) or not ID_RE.match(kwargs[name]):
+                    raise InvalidInput(details={name: ["Must be 1-128 characters of [A-Za-z0-9_.:-]."]})
+            if query is not None:
+                kwargs["query"] = load(query, request.args.to_dict())
+            if body is not None:
+                raw = read_json_body()
+                kwargs["body"] = load(body, raw)
+                if idempotent:
+                    kwargs["idempotency"] = idempotency_key(raw)
+            return view(*args, **kwargs)
+
+        wrapped = handler if public else auth_required(*auth)(handler)
+        wrapped.openapi = {
+            "summary": summary, "description": description or (view.__doc__ or "").strip(),
+            "auth": None if public else (auth or ANY_ROLE), "body": body, "query": query,
+            "response": response, "status": status, "idempotent": idempotent,
+            "path_ids": path_ids, "tags": list(tags),
+        }
+        return wrapped
+
+    return decorator

@@ -1,0 +1,128 @@
+"""Tokens and principals (SPEC §1): who is calling, and what their role lets them do."""
+import re
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from functools import wraps
+
+import jwt as pyjwt
+from flask import g
+from flask_jwt_extended import decode_token as jwt_decode_token
+from flask_jwt_extended import get_jwt, verify_jwt_in_request
+from flask_jwt_extended.exceptions import JWTExtendedException
+
+from .errors import AppError, Forbidden, Unauthorized, error_response
+
+ROLES = ("user", "service", "admin")
+ID_RE = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
+USERNAME_MAX_LENGTH = 255
+BEARER = {"WWW-Authenticate": "Bearer"}
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The authenticated caller."""
+
+    user_id: str
+    username: str
+    role: str = "user"
+    expires_at: datetime | None = None
+
+    @property
+    def acts_for_others(self):
+        """Services and admins may act on behalf of any user."""
+        return self.role in ("service", "admin")
+
+
+def token_error(code, message):
+    """A 401 AppError with the Bearer challenge header."""
+    return Unauthorized(message=message, code=code, headers=dict(BEARER))
+
+
+def principal_from_claims(claims):
+    """Build a Principal from decoded claims; refuse claims that break SPEC §1."""
+    user_id = claims.get("sub")
+    if not isinstance(user_id, str) or not ID_RE.match(user_id):
+        raise token_error("TOKEN_INVALID", "The token's sub must be a user id of 1-128 characters "
+                                           "[A-Za-z0-9_.:-].")
+    role = claims.get("role", "user")
+    if role not in ROLES:
+        raise token_error("TOKEN_INVALID", f"The token's role must be one of {', '.join(ROLES)}.")
+    username = claims.get("username", user_id)
+    if not isinstance(username, str) or not username.strip() or len(username) > USERNAME_MAX_LENGTH:
+        raise token_error("TOKEN_INVALID", "The token's username must be a non-empty string of at "
+                                           f"most {USERNAME_MAX_LENGTH} characters.")
+    exp = claims.get("exp")
+    expires_at = datetime.fromtimestamp(exp, timezone.utc) if isinstance(exp, (int, float)) else None
+    return Principal(user_id=user_id, username=username.strip(), role=role, expires_at=expires_at)
+
+
+def principal_from_token(token):
+    """Decode a raw token (socket handshakes); raise a 401 AppError when it is not acceptable."""
+    if not isinstance(token, str) or not token.strip():
+        raise token_error("TOKEN_MISSING", "A token is required.")
+    try:
+        claims = jwt_decode_token(token.strip())
+    except pyjwt.ExpiredSignatureError:
+        raise token_error("TOKEN_EXPIRED", "The token has expired.") from None
+    except (pyjwt.InvalidTokenError, JWTExtendedException) as exc:
+        raise token_error("TOKEN_INVALID", f"The token is not valid: {exc}") from None
+    return principal_from_claims(claims)
+
+
+def current_principal():
+    """The principal of the current request (set by `auth_required`)."""
+    return g.principal
+
+
+def auth_required(*roles):
+    """Require a valid bearer token; with roles, also one of them (admin always passes)."""
+
+    def decorator(view):
+        @wraps(view)
+        def wrapper(*args, **kwargs):
+            verify_jwt_in_request()
+            principal = principal_from_claims(get_jwt())
+            if roles and principal.role not in roles and principal.role != "admin":
+                raise Forbidden(f"This needs the {' or '.join(roles)} role.")
+            g.principal = principal
+            from .services.users import remember_principal
+            remember_principal(principal)
+            return view(*args, **kwargs)
+
+        wrapper.auth_roles = roles or ("user", "service", "admin")
+        return wrapper
+
+    return decorator
+
+
+def register_jwt_handlers(jwt):
+    """flask-jwt-extended's failures leave in the same envelope as every other error."""
+
+    @jwt.unauthorized_loader
+    def missing(reason):
+        return error_response(token_error("TOKEN_MISSING", f"A bearer token is required: {reason}."))
+
+    @jwt.invalid_token_loader
+    def invalid(reason):
+        return error_response(token_error("TOKEN_INVALID", f"The token is not valid: {reason}."))
+
+    @jwt.expired_token_loader
+    def expired(_header, _payload):
+        return error_response(token_error("TOKEN_EXPIRED", "The token has expired."))
+
+    @jwt.revoked_token_loader
+    def revoked(_header, _payload):
+        return error_response(token_error("TOKEN_REVOKED", "The token has been revoked."))
+
+    @jwt.token_verification_failed_loader
+    def failed(_header, _payload):
+        return error_response(token_error("TOKEN_INVALID", "The token failed verification."))
+
+
+def require_id(value, field):
+    """Validate a user or task id from a path or event; raise a 422 naming the field."""
+    if not isinstance(value, str) or not ID_RE.match(value):
+        raise AppError(message=f"{field} must be 1-128 characters of [A-Za-z0-9_.:-].",
+                       code="VALIDATION_ERROR", status=422,
+                       details={field: ["Must be 1-128 characters of [A-Za-z0-9_.:-]."]})
+    return value

@@ -1,0 +1,71 @@
+"""Prometheus metrics at /metrics: HTTP traffic, writes, and live presence gauges."""
+import time
+
+from flask import Response, current_app, g, request
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+EXTENSION_KEY = "devtracker.metrics"
+
+
+class Metrics:
+    """One registry per app, so several apps (tests) never collide."""
+
+    def __init__(self, app):
+        self.registry = CollectorRegistry(auto_describe=True)
+        self.http_requests = Counter(
+            "devtracker_http_requests", "HTTP requests handled", ["method", "route", "status"],
+            registry=self.registry)
+        self.http_latency = Histogram(
+            "devtracker_http_request_duration_seconds", "HTTP request duration", ["route"],
+            registry=self.registry,
+            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5))
+        self.writes = Counter(
+            "devtracker_writes", "Stored notifications and activity", ["kind"], registry=self.registry)
+        self.registry.register(_PresenceCollector(app))
+
+
+class _PresenceCollector:
+    """Reads the presence store at scrape time."""
+
+    def __init__(self, app):
+        self.app = app
+
+    def collect(self):
+        from .realtime import EXTENSION_KEY as PRESENCE_KEY
+        store = self.app.extensions.get(PRESENCE_KEY)
+        stats = store.stats() if store is not None else {}
+        for key, name in (("connectedSockets", "sockets"), ("connectedUsers", "connected_users"),
+                          ("onlineUsers", "online_users"), ("activeRooms", "active_rooms")):
+            gauge = GaugeMetricFamily(f"devtracker_{name}", f"{key} now")
+            gauge.add_metric([], stats.get(key, 0))
+            yield gauge
+
+
+def count_write(kind, amount=1):
+    """Count stored rows of a kind (notification, activity)."""
+    current_app.extensions[EXTENSION_KEY].writes.labels(kind).inc(amount)
+
+
+def init_metrics(app):
+    """Time every request and serve /metrics."""
+    metrics = app.extensions[EXTENSION_KEY] = Metrics(app)
+
+    @app.before_request
+    def start_timer():
+        g.request_started = time.perf_counter()
+
+    @app.after_request
+    def observe(response):
+        started = g.pop("request_started", None)
+        route = request.url_rule.rule if request.url_rule else "unmatched"
+        metrics.http_requests.labels(request.method, route, str(response.status_code)).inc()
+        if started is not None:
+            metrics.http_latency.labels(route).observe(time.perf_counter() - started)
+        return response
+
+    def serve_metrics():
+        return Response(generate_latest(metrics.registry), mimetype=CONTENT_TYPE_LATEST)
+
+    app.add_url_rule("/metrics", "metrics", serve_metrics)

@@ -1,0 +1,345 @@
+"""Presence: who is connected, on how many devices, viewing which task, typing where.
+
+`PresenceStore` is the interface every caller uses; `MemoryPresenceStore` keeps it in this
+process. A Redis store implements the same interface for several processes, chosen once in
+the factory (python-socketio's BaseManager / RedisManager shape).
+
+Presence is per user (SPEC §4): a user's sockets are aggregated into one entry whose
+status is `online` if any socket is online and `away` only if all are away. When the last
+socket goes, the user stays listed (with `devices: 0`) until `finish_offline` is called
+after the grace period, so a page reload does not flap anywhere: not in events, not in REST.
+"""
+import threading
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+
+from ..models.base import isoformat, utcnow
+
+ONLINE, AWAY, OFFLINE = "online", "away", "offline"
+SOCKET_STATUSES = (ONLINE, AWAY)
+
+
+@dataclass
+class Joined:
+    """What `add_socket` did: the user's presence after, and whether this was their first device."""
+
+    presence: dict
+    first_device: bool
+
+
+@dataclass
+class Left:
+    """What `remove_socket` did: the tasks the socket left and what each left behind."""
+
+    user_id: str
+    presence: dict
+    last_device: bool
+    left_tasks: list = field(default_factory=list)  # [(task_id, user_left_room)]
+    typing_cleared: list = field(default_factory=list)  # [task_id] where this user stopped typing
+
+
+@dataclass
+class TaskLeft:
+    """What `leave_task` did."""
+
+    was_member: bool
+    user_left_room: bool
+    typing_cleared: bool
+
+
+class PresenceStore(ABC):
+    """The one interface to presence; callers never see how it is kept."""
+
+    @abstractmethod
+    def add_socket(self, sid, user_id, username, status=ONLINE):
+        """Register an authenticated socket; return a `Joined`."""
+
+    @abstractmethod
+    def remove_socket(self, sid):
+        """Forget a socket, leaving its rooms; return a `Left`, or None for an unknown socket."""
+
+    @abstractmethod
+    def set_status(self, sid, status):
+        """Set one socket's status; return (presence, changed) where changed is the user's status."""
+
+    @abstractmethod
+    def finish_offline(self, user_id):
+        """After the grace period: drop a user who still has no socket; return the final presence or None."""
+
+    @abstractmethod
+    def get_user(self, user_id):
+        """The UserPresence of a listed user, or None."""
+
+    @abstractmethod
+    def list_users(self):
+        """UserPresence of every listed user (connected, or within the grace period)."""
+
+    @abstractmethod
+    def socket_user(self, sid):
+        """The user id of a registered socket, or None."""
+
+    @abstractmethod
+    def join_task(self, sid, task_id):
+        """Put a socket in a task room; return True when it is the user's first socket there."""
+
+    @abstractmethod
+    def leave_task(self, sid, task_id):
+        """Take a socket out of a task room; return a `TaskLeft`."""
+
+    @abstractmethod
+    def socket_tasks(self, sid):
+        """The task ids a socket is in."""
+
+    @abstractmethod
+    def task_viewers(self, task_id):
+        """`[{userId, username, status}]` of the users viewing a task."""
+
+    @abstractmethod
+    def set_typing(self, sid, task_id, is_typing, expires_at=None):
+        """Set the socket's user typing (until `expires_at`) or not; return True when that changed."""
+
+    @abstractmethod
+    def typing_users(self, task_id):
+        """User ids typing in a task."""
+
+    @abstractmethod
+    def expire_typing(self, now):
+        """Clear typing that ran past its expiry; return [(task_id, user_id)] cleared."""
+
+    @abstractmethod
+    def stats(self):
+        """`{connectedSockets, connectedUsers, onlineUsers, activeRooms}`."""
+
+    def task_state(self, task_id):
+        """`{taskId, viewingUsers, typingUsers, totalViewing}` for REST and the join ack."""
+        viewers = self.task_viewers(task_id)
+        return {"taskId": task_id, "viewingUsers": viewers,
+                "typingUsers": self.typing_users(task_id), "totalViewing": len(viewers)}
+
+    def check(self):
+        """Raise when the backing store is unreachable (health checks)."""
+
+
+class _User:
+    __slots__ = ("user_id", "username", "sids", "last_seen", "current_task", "lingering_status")
+
+    def __init__(self, user_id, username):
+        self.user_id = user_id
+        self.username = username
+        self.sids = set()
+        self.last_seen = utcnow()
+        self.current_task = None
+        self.lingering_status = ONLINE  # shown within the grace period: a reload must not flap
+
+
+class _Socket:
+    __slots__ = ("user_id", "status", "tasks")
+
+    def __init__(self, user_id, status):
+        self.user_id = user_id
+        self.status = status
+        self.tasks = []  # in join order; the last one is the user's current task from this socket
+
+
+class MemoryPresenceStore(PresenceStore):
+    """Presence in this process's memory: one process, no Redis."""
+
+    def __init__(self):
+        self._lock = threading.RLock()
+        self._users = {}
+        self._sockets = {}
+        self._rooms = {}  # task_id -> {user_id: set(sid)}
+        self._typing = {}  # task_id -> {user_id: (sid, expires_at)}
+
+    # --- users and sockets -------------------------------------------------------------
+    def add_socket(self, sid, user_id, username, status=ONLINE):
+        with self._lock:
+            user = self._users.get(user_id)
+            first = user is None or not user.sids
+            if user is None:
+                user = self._users[user_id] = _User(user_id, username)
+            user.username = username
+            user.sids.add(sid)
+            user.last_seen = utcnow()
+            self._sockets[sid] = _Socket(user_id, status)
+            return Joined(self._presence(user), first)
+
+    def remove_socket(self, sid):
+        with self._lock:
+            sock = self._sockets.get(sid)
+            if sock is None:
+                return None
+            left = Left(user_id=sock.user_id, presence={}, last_device=False)
+            for task_id in list(sock.tasks):
+                result = self.leave_task(sid, task_id)
+                left.left_tasks.append((task_id, result.user_left_room))
+                if result.typing_cleared:
+                    left.typing_cleared.append(task_id)
+            user = self._users[sock.user_id]
+            user.lingering_status = self._status(user)
+            del self._sockets[sid]
+            user.sids.discard(sid)
+            user.last_seen = utcnow()
+            left.last_device = not user.sids
+            left.presence = self._presence(user)
+            return left
+
+    def set_status(self, sid, status):
+        if status not in SOCKET_STATUSES:
+            raise ValueError(f"status must be one of {SOCKET_STATUSES}")
+        with self._lock:
+            sock = self._sockets[sid]
+            user = self._users[sock.user_id]
+            before = self._status(user)
+            sock.status = status
+            user.last_seen = utcnow()
+            presence = self._presence(user)
+            return presence, presence["status"] != before
+
+    def finish_offline(self, user_id):
+        with self._lock:
+            user = self._users.get(user_id)
+            if user is None or user.sids:
+                return None
+            del self._users[user_id]
+            presence = self._presence(user)
+            presence["status"] = OFFLINE
+            presence["currentTask"] = None
+            return presence
+
+    def get_user(self, user_id):
+        with self._lock:
+            user = self._users.get(user_id)
+            return self._presence(user) if user else None
+
+    def list_users(self):
+        with self._lock:
+            return [self._presence(user) for user in self._users.values()]
+
+    def socket_user(self, sid):
+        with self._lock:
+            sock = self._sockets.get(sid)
+            return sock.user_id if sock else None
+
+    # --- task rooms ----------------------------------------------------------------------
+    def join_task(self, sid, task_id):
+        with self._lock:
+            sock = self._sockets[sid]
+            room = self._rooms.setdefault(task_id, {})
+            sids = room.setdefault(sock.user_id, set())
+            first = not sids
+            sids.add(sid)
+            if task_id in sock.tasks:
+                sock.tasks.remove(task_id)
+            sock.tasks.append(task_id)
+            self._users[sock.user_id].current_task = task_id
+            return first
+
+    def leave_task(self, sid, task_id):
+        with self._lock:
+            sock = self._sockets.get(sid)
+            room = self._rooms.get(task_id, {})
+            sids = room.get(sock.user_id) if sock else None
+            if not sock or not sids or sid not in sids:
+                return TaskLeft(False, False, False)
+            sids.discard(sid)
+            sock.tasks.remove(task_id)
+            user_left = not sids
+            if user_left:
+                del room[sock.user_id]
+                if not room:
+                    del self._rooms[task_id]
+            typing = self._typing.get(task_id, {})
+            entry = typing.get(sock.user_id)
+            cleared = bool(entry) and (user_left or entry[0] == sid)
+            if cleared:
+                self._drop_typing(task_id, sock.user_id)
+            user = self._users[sock.user_id]
+            if user.current_task == task_id and user_left:
+                user.current_task = self._latest_task(user)
+            return TaskLeft(True, user_left, cleared)
+
+    def socket_tasks(self, sid):
+        with self._lock:
+            sock = self._sockets.get(sid)
+            return list(sock.tasks) if sock else []
+
+    def task_viewers(self, task_id):
+        with self._lock:
+            viewers = []
+            for user_id in self._rooms.get(task_id, {}):
+                user = self._users[user_id]
+                viewers.append({"userId": user_id, "username": user.username,
+                                "status": self._status(user)})
+            return viewers
+
+    # --- typing -----------------------------------------------------------------------------
+    def set_typing(self, sid, task_id, is_typing, expires_at=None):
+        with self._lock:
+            sock = self._sockets[sid]
+            typing = self._typing.setdefault(task_id, {})
+            was = sock.user_id in typing
+            if is_typing:
+                typing[sock.user_id] = (sid, expires_at)
+            else:
+                self._drop_typing(task_id, sock.user_id)
+            if not typing:
+                self._typing.pop(task_id, None)
+            return was != bool(is_typing)
+
+    def typing_users(self, task_id):
+        with self._lock:
+            return list(self._typing.get(task_id, {}))
+
+    def expire_typing(self, now):
+        with self._lock:
+            expired = [(task_id, user_id)
+                       for task_id, typing in self._typing.items()
+                       for user_id, (_sid, expires_at) in typing.items()
+                       if expires_at is not None and expires_at <= now]
+            for task_id, user_id in expired:
+                self._drop_typing(task_id, user_id)
+            return expired
+
+    # --- stats ------------------------------------------------------------------------------
+    def stats(self):
+        with self._lock:
+            return {
+                "connectedSockets": len(self._sockets),
+                "connectedUsers": len(self._users),
+                "onlineUsers": sum(1 for u in self._users.values() if self._status(u) == ONLINE),
+                "activeRooms": len(self._rooms),
+            }
+
+    # --- internals --------------------------------------------------------------------------
+    def _drop_typing(self, task_id, user_id):
+        typing = self._typing.get(task_id)
+        if typing is not None:
+            typing.pop(user_id, None)
+            if not typing:
+                del self._typing[task_id]
+
+    def _latest_task(self, user):
+        for sid in user.sids:
+            tasks = self._sockets[sid].tasks
+            if tasks:
+                return tasks[-1]
+        return None
+
+    def _status(self, user):
+        if not user.sids:
+            return user.lingering_status
+        if any(self._sockets[sid].status == ONLINE for sid in user.sids):
+            return ONLINE
+        return AWAY
+
+    def _presence(self, user):
+        return {
+            "userId": user.user_id,
+            "username": user.username,
+            "status": self._status(user),
+            "lastSeen": isoformat(user.last_seen),
+            "currentTask": user.current_task,
+            "devices": len(user.sids),
+        }
+

@@ -1,0 +1,50 @@
+"""Serve the app on the configured async mode (`python app.py`); gunicorn uses wsgi.py instead."""
+import logging
+import resource
+
+log = logging.getLogger("devtracker.server")
+LISTEN_BACKLOG = 2048
+
+
+def raise_open_file_limit(wanted):
+    """Each socket is a file descriptor: lift the soft limit towards what MAX_CONNECTIONS needs."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+    if soft != resource.RLIM_INFINITY and soft < target:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+        soft = target
+    return soft
+
+
+def serve(app, host, port):
+    """Listen and serve forever; eventlet (default), gevent or threading."""
+    from .extensions import socketio
+
+    mode = app.config["ASYNC_MODE"]
+    max_connections = app.config["MAX_CONNECTIONS"]
+    files = raise_open_file_limit(max_connections + 256)
+    if files < max_connections:
+        log.warning("open-file limit is %s, below MAX_CONNECTIONS=%s", files, max_connections)
+    access_log = app.config["ACCESS_LOG"]
+    log.info("DevTracker Realtime listening on http://%s:%s (%s, %s, database %s)", host, port,
+             mode, app.config["ENV_NAME"], app.config["SQLALCHEMY_DATABASE_URI"].split("://")[0])
+    if mode == "eventlet":
+        import eventlet
+        import eventlet.wsgi
+
+        listener = eventlet.listen((host, port), backlog=LISTEN_BACKLOG)
+        # eventlet's server stops accepting at max_size connections (1,024 unless raised).
+        eventlet.wsgi.server(listener, app, max_size=max_connections, log_output=access_log,
+                             log=logging.getLogger("devtracker.access"), debug=False)
+    elif mode == "gevent":
+        from gevent.pool import Pool
+        from gevent.pywsgi import WSGIServer
+        from geventwebsocket.handler import WebSocketHandler
+
+        server = WSGIServer((host, port), app, handler_class=WebSocketHandler,
+                            spawn=Pool(max_connections), backlog=LISTEN_BACKLOG,
+                            log=logging.getLogger("devtracker.access") if access_log else None)
+        server.serve_forever()
+    else:
+        socketio.run(app, host=host, port=port, debug=False, use_reloader=False,
+                     log_output=access_log, allow_unsafe_werkzeug=True)

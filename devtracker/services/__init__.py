@@ -1,0 +1,1 @@
+"""Business rules. Services own commits and emit only after a commit succeeds."""

@@ -1,0 +1,90 @@
+"""Activity: record (and stream to everyone after commit), list with filters, prune."""
+from datetime import timedelta
+
+from flask import current_app
+from sqlalchemy import delete, select
+
+from ..extensions import db
+from ..metrics import count_write
+from ..models import Activity
+from ..models.base import utcnow
+from ..realtime.emitter import emit
+from ..realtime.rooms import AUTHENTICATED_ROOM
+from ..schemas.activity import ActivitySchema
+from .actors import resolve_actor
+from .idempotency import run_once
+from .ordering import ACTIVITY_STREAM, lock_streams
+
+activity_schema = ActivitySchema()
+
+
+def serialize_activity(activity):
+    """The Activity payload."""
+    return activity_schema.dump(activity)
+
+
+def add_activity(actor, recorded_by, type, action, target, task_id=None, data=None):
+    """Add an activity row to the current transaction (the caller commits); return it flushed."""
+    lock_streams(ACTIVITY_STREAM)
+    row = Activity(user_id=actor.user_id, username=actor.username, type=type, action=action,
+                   target=target, task_id=task_id, data=data, recorded_by=recorded_by)
+    db.session.add(row)
+    db.session.flush()
+    return row
+
+
+def stream_activity(payload):
+    """Send a committed activity to every authenticated socket."""
+    count_write("activity")
+    emit("activity:feed", payload, to=AUTHENTICATED_ROOM)
+
+
+def record_activity(principal, fields, idempotency=None):
+    """Store an activity and stream it to every authenticated socket."""
+    actor = resolve_actor(principal, fields.get("actor"))
+
+    def write():
+        row = add_activity(actor, principal.user_id, fields["type"], fields["action"],
+                           fields["target"], fields.get("taskId"), fields.get("data"))
+        return serialize_activity(row)
+
+    outcome = run_once(idempotency, 201, write)
+    if outcome.fresh:
+        stream_activity(outcome.body)
+    return outcome.body
+
+
+def list_activity(limit=20, before=None, after=None, user_id=None, type=None, task_id=None):
+    """A page of activity: newest first below `before`, or oldest first above `after`."""
+    query = select(Activity)
+    for column, value in ((Activity.user_id, user_id), (Activity.type, type),
+                          (Activity.task_id, task_id)):
+        if value is not None:
+            query = query.where(column == value)
+    if before is not None:
+        query = query.where(Activity.id < before)
+    if after is not None:
+        query = query.where(Activity.id > after)
+    order = Activity.id.asc() if after is not None and before is None else Activity.id.desc()
+    rows = db.session.execute(query.order_by(order).limit(limit + 1)).scalars().all()
+    has_more = len(rows) > limit
+    rows = rows[:limit]
+    return {"activities": [serialize_activity(r) for r in rows],
+            "nextCursor": rows[-1].id if has_more else None, "hasMore": has_more}
+
+
+def activity_after(after_id, limit):
+    """Activity newer than a cursor, oldest first, capped to the newest `limit`; and whether capped."""
+    rows = db.session.execute(select(Activity).where(Activity.id > after_id)
+                              .order_by(Activity.id.desc()).limit(limit + 1)).scalars().all()
+    truncated = len(rows) > limit
+    return [serialize_activity(r) for r in reversed(rows[:limit])], truncated
+
+
+def prune_activity(older_than_days=None, now=None):
+    """Delete activity older than the retention period; return how many rows went."""
+    days = older_than_days if older_than_days is not None else current_app.config["ACTIVITY_RETENTION_DAYS"]
+    cutoff = (now or utcnow()) - timedelta(days=days)
+    result = db.session.execute(delete(Activity).where(Activity.created_at < cutoff))
+    db.session.commit()
+    return result.rowcount

@@ -1,0 +1,30 @@
+"""Commit-order ids.
+
+Clients resume from an id cursor, so a row with a smaller id must never commit after a row
+with a larger one has been seen. SQLite serialises writers, so ids are handed out in commit
+order already. PostgreSQL hands out sequence values at insert time, so concurrent
+transactions could commit out of order; a transaction-scoped advisory lock per stream
+(per recipient for notifications, one for activity) makes the id order the commit order.
+"""
+import zlib
+
+from sqlalchemy import text
+
+from ..extensions import db
+
+NOTIFICATION_STREAM = 1
+ACTIVITY_STREAM = 2
+
+
+def _int32(value):
+    value = zlib.crc32(value.encode()) & 0xFFFFFFFF
+    return value - (1 << 32) if value >= (1 << 31) else value
+
+
+def lock_streams(stream, keys=("",)):
+    """Hold the stream locks for `keys` until this transaction ends (sorted: no deadlocks)."""
+    if db.session.get_bind().dialect.name != "postgresql":
+        return
+    for key in sorted({_int32(k) for k in keys}):
+        db.session.execute(text("SELECT pg_advisory_xact_lock(:stream, :key)"),
+                           {"stream": stream, "key": key})

@@ -1,0 +1,189 @@
+"""Fixtures: app, client, db, token_for, auth, socket_client, postgres_url.
+
+The suite runs on SQLite by default (a fresh in-memory database per test). With
+TEST_DATABASE_URL pointing at PostgreSQL it runs there instead, in a database of its own
+created for the session and emptied between tests.
+
+Tests that need a service (PostgreSQL, Redis) say so loudly when it is missing:
+skipped locally with the reason, and a failure when REQUIRE_SERVICES=1 (CI).
+"""
+import os
+import time
+import uuid
+
+import jwt as pyjwt
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from devtracker import create_app
+from devtracker.config import TestConfig, normalise_database_url
+from devtracker.extensions import db as _db
+from devtracker.extensions import socketio
+
+SECRET = "test-secret-that-is-long-enough-for-hs256"
+PG_DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/test"
+
+
+def require_service(name, reason):
+    """Skip with the reason, or fail when REQUIRE_SERVICES=1 (CI must not skip)."""
+    message = f"{name} is not available: {reason}"
+    if os.environ.get("REQUIRE_SERVICES") == "1":
+        pytest.fail(message + " (REQUIRE_SERVICES=1)", pytrace=False)
+    pytest.skip(message)
+
+
+def _probe_postgres(url):
+    engine = create_engine(normalise_database_url(url))
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+        return None
+    except Exception as exc:  # any failure means "not reachable"; the reason is reported
+        return str(exc).splitlines()[0]
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def postgres_url():
+    """A URL of a PostgreSQL database of this test session's own (dropped at the end)."""
+    base = os.environ.get("PG_TEST_URL", PG_DEFAULT_URL)
+    problem = _probe_postgres(base)
+    if problem:
+        require_service("PostgreSQL", f"{base}: {problem}")
+    name = f"devtracker_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    admin = create_engine(normalise_database_url(base), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = make_url(normalise_database_url(base)).set(database=name)
+    yield url.render_as_string(hide_password=False)
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def _test_database_url(request):
+    configured = os.environ.get("TEST_DATABASE_URL")
+    if configured and configured.startswith(("postgres://", "postgresql")):
+        return request.getfixturevalue("postgres_url_for_suite")
+    return configured or "sqlite://"
+
+
+@pytest.fixture(scope="session")
+def postgres_url_for_suite():
+    """The suite's PostgreSQL database (TEST_DATABASE_URL names the server), migrated once."""
+    base = os.environ["TEST_DATABASE_URL"]
+    os.environ.setdefault("PG_TEST_URL", base)
+    problem = _probe_postgres(base)
+    if problem:
+        pytest.exit(f"TEST_DATABASE_URL is set but PostgreSQL is not reachable: {problem}", returncode=3)
+    name = f"devtracker_suite_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    admin = create_engine(normalise_database_url(base), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = make_url(normalise_database_url(base)).set(database=name).render_as_string(hide_password=False)
+    app = create_app(make_config(url))
+    with app.app_context():
+        from flask_migrate import upgrade
+        upgrade()
+        _db.engine.dispose()
+    yield url
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def make_config(database_url, **overrides):
+    """A TestConfig on the given database, with a known secret and any overrides."""
+    config = TestConfig()
+    config.SQLALCHEMY_DATABASE_URI = normalise_database_url(database_url)
+    config.SQLALCHEMY_ENGINE_OPTIONS = {} if database_url.startswith("sqlite") else {"pool_pre_ping": True}
+    config.JWT_SECRET_KEY = SECRET
+    config.SECRET_KEY = SECRET
+    for key, value in overrides.items():
+        setattr(config, key, value)
+    return config
+
+
+@pytest.fixture
+def config_overrides():
+    """Override settings for one test: `@pytest.mark.parametrize` or redefine this fixture."""
+    return {}
+
+
+@pytest.fixture
+def app(request, config_overrides):
+    """A fresh app on a clean database."""
+    url = _test_database_url(request)
+    app = create_app(make_config(url, **config_overrides))
+    with app.app_context():
+        if url.startswith("sqlite"):
+            _db.create_all()
+        else:
+            tables = ", ".join(t.name for t in _db.metadata.sorted_tables)
+            _db.session.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+            _db.session.commit()
+        yield app
+        _db.session.remove()
+        _db.engine.dispose()
+
+
+@pytest.fixture
+def db(app):
+    """The SQLAlchemy handle, inside the app context."""
+    return _db
+
+
+@pytest.fixture
+def client(app):
+    """Flask's test client."""
+    return app.test_client()
+
+
+@pytest.fixture
+def token_for():
+    """Mint a token the way another DevTracker service would (plain PyJWT, HS256)."""
+
+    def mint(user_id, role="user", username=None, expires_in=3600, secret=SECRET, **claims):
+        now = int(time.time())
+        payload = {"sub": user_id, "username": username or user_id, "role": role,
+                   "iat": now, "exp": now + expires_in, **claims}
+        return pyjwt.encode(payload, secret, algorithm="HS256")
+
+    return mint
+
+
+@pytest.fixture
+def auth(token_for):
+    """Authorization headers for a user id and role."""
+
+    def headers(user_id, role="user", username=None, **extra):
+        return {"Authorization": f"Bearer {token_for(user_id, role, username)}", **extra}
+
+    return headers
+
+
+@pytest.fixture
+def socket_client(app, client):
+    """Connect Socket.IO test clients and place them in rooms; returns a factory.
+
+    Until the realtime namespace exists, rooms are entered on the server directly, which is
+    exactly what the namespace will do on authentication and `task:join`.
+    """
+    clients = []
+
+    def connect(*rooms):
+        sock = socketio.test_client(app, flask_test_client=client)
+        sid = socketio.server.manager.sid_from_eio_sid(sock.eio_sid, "/")
+        for room in rooms:
+            socketio.server.enter_room(sid, room, namespace="/")
+        sock.get_received()
+        clients.append(sock)
+        return sock
+
+    yield connect
+    for sock in clients:
+        if sock.is_connected():
+            sock.disconnect()
+

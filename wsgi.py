@@ -1,0 +1,15 @@
+"""Production entry point for gunicorn: `gunicorn -k eventlet -w 1 wsgi:app`.
+
+One worker per process (Socket.IO needs sticky sessions); scale with more processes.
+"""
+import os
+
+# Monkey-patch first, before Flask or anything that imports socket/threading.
+if (os.environ.get("ASYNC_MODE") or "eventlet") == "eventlet":
+    import eventlet
+
+    eventlet.monkey_patch()
+
+from devtracker import create_app  # noqa: E402
+
+app = create_app(os.environ.get("DEVTRACKER_ENV") or "production")
