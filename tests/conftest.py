@@ -125,6 +125,7 @@ def app(request, config_overrides):
             _db.session.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
             _db.session.commit()
         yield app
+        app.extensions["devtracker.namespace"].stop()
         _db.session.remove()
         _db.engine.dispose()
 
