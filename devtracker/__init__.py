@@ -41,7 +41,7 @@ def register_extensions(app):
     from .auth import register_jwt_handlers
     from .extensions import db, jwt, limiter, migrate, socketio
     from .metrics import init_metrics
-    from .realtime import init_presence
+    from .realtime import client_manager, init_namespace, init_presence
 
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite:///"):
         os.makedirs(os.path.dirname(app.config["SQLALCHEMY_DATABASE_URI"][len("sqlite:///"):]) or ".",
@@ -51,17 +51,23 @@ def register_extensions(app):
     jwt.init_app(app)
     register_jwt_handlers(jwt)
     limiter.init_app(app)
+    init_presence(app)
     socketio.init_app(
         app,
         async_mode=app.config["ASYNC_MODE"],
+        client_manager=client_manager(app),
         cors_allowed_origins=app.config["CORS_ALLOWED_ORIGINS"] or None,
         ping_interval=app.config["PING_INTERVAL"],
         ping_timeout=app.config["PING_TIMEOUT"],
-        max_http_buffer_size=app.config["MAX_SOCKET_MESSAGE_BYTES"],
+        # Hard cap per message; the namespace answers anything over MAX_SOCKET_MESSAGE_BYTES
+        # with a clear error instead of dropping the connection.
+        max_http_buffer_size=max(app.config["MAX_CONTENT_LENGTH"], app.config["MAX_SOCKET_MESSAGE_BYTES"] * 2),
+        # One socket's events are handled in order: a join is done before the typing after it.
+        async_handlers=False,
         logger=False,
         engineio_logger=False,
     )
-    init_presence(app)
+    init_namespace(app, socketio)
     init_metrics(app)
 
 

@@ -139,6 +139,8 @@ class Config:
         self.SOCKET_EVENT_RATE = env_float("SOCKET_EVENT_RATE", 20.0, 0.1)
         self.SOCKET_EVENT_BURST = env_int("SOCKET_EVENT_BURST", 40, 1)
         self.TYPING_EVENT_RATE = env_float("TYPING_EVENT_RATE", 5.0, 0.1)
+        self.JOIN_EVENT_RATE = env_float("JOIN_EVENT_RATE", 5.0, 0.1)
+        self.MAX_TASKS_PER_SOCKET = env_int("MAX_TASKS_PER_SOCKET", 100, 1)
         self.REST_RATE_LIMIT = env_str("REST_RATE_LIMIT", "600 per minute")
         self.RATELIMIT_ENABLED = env_bool("RATELIMIT_ENABLED", True)
         self.RATELIMIT_STORAGE_URI = env_str("RATELIMIT_STORAGE_URI", self.REDIS_URL or "memory://")

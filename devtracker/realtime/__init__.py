@@ -1,14 +1,34 @@
-"""The realtime side: presence stores, rooms and (next) the Socket.IO namespace."""
+"""The realtime side: the Socket.IO namespace, presence stores, rooms and the replay gate."""
 from flask import current_app
 
 from .presence import MemoryPresenceStore, PresenceStore
 
 EXTENSION_KEY = "devtracker.presence"
+NAMESPACE_KEY = "devtracker.namespace"
 
 
 def init_presence(app):
     """Choose the presence store once, at start-up."""
     app.extensions[EXTENSION_KEY] = MemoryPresenceStore()
+
+
+def client_manager(app):
+    """The Socket.IO client manager for this app's configuration."""
+    from .manager import RealtimeManager
+
+    return RealtimeManager()
+
+
+def init_namespace(app, socketio):
+    """Register the `/` namespace on the app's Socket.IO server."""
+    from .acks import install_ack_probe
+    from .namespace import RealtimeNamespace
+
+    install_ack_probe(socketio.server)
+    namespace = RealtimeNamespace(app, app.extensions[EXTENSION_KEY], socketio.server.manager.gate)
+    socketio.on_namespace(namespace)
+    app.extensions[NAMESPACE_KEY] = namespace
+    return namespace
 
 
 def get_presence() -> PresenceStore:

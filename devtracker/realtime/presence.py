@@ -63,6 +63,15 @@ class PresenceStore(ABC):
         """Set one socket's status; return (presence, changed) where changed is the user's status."""
 
     @abstractmethod
+    def publish(self, user_id):
+        """Compare a user's presence with what was last announced and record it.
+
+        Returns (presence, event): event is `user:online` when nothing was announced yet,
+        `presence:update` when status, devices, current task or name changed, else None.
+        A user within the grace period (no device) is never announced: a reload must not flap.
+        """
+
+    @abstractmethod
     def finish_offline(self, user_id):
         """After the grace period: drop a user who still has no socket; return the final presence or None."""
 
@@ -77,6 +86,10 @@ class PresenceStore(ABC):
     @abstractmethod
     def socket_user(self, sid):
         """The user id of a registered socket, or None."""
+
+    @abstractmethod
+    def user_sockets(self, user_id):
+        """The sids of every socket of a user."""
 
     @abstractmethod
     def join_task(self, sid, task_id):
@@ -121,7 +134,8 @@ class PresenceStore(ABC):
 
 
 class _User:
-    __slots__ = ("user_id", "username", "sids", "last_seen", "current_task", "lingering_status")
+    __slots__ = ("user_id", "username", "sids", "last_seen", "current_task", "lingering_status",
+                 "published")
 
     def __init__(self, user_id, username):
         self.user_id = user_id
@@ -130,6 +144,7 @@ class _User:
         self.last_seen = utcnow()
         self.current_task = None
         self.lingering_status = ONLINE  # shown within the grace period: a reload must not flap
+        self.published = None  # the (username, status, devices, currentTask) last announced
 
 
 class _Socket:
@@ -196,6 +211,19 @@ class MemoryPresenceStore(PresenceStore):
             presence = self._presence(user)
             return presence, presence["status"] != before
 
+    def publish(self, user_id):
+        with self._lock:
+            user = self._users.get(user_id)
+            if user is None or not user.sids:
+                return None, None
+            presence = self._presence(user)
+            snapshot = (user.username, presence["status"], presence["devices"], user.current_task)
+            if snapshot == user.published:
+                return presence, None
+            event = "user:online" if user.published is None else "presence:update"
+            user.published = snapshot
+            return presence, event
+
     def finish_offline(self, user_id):
         with self._lock:
             user = self._users.get(user_id)
@@ -220,6 +248,11 @@ class MemoryPresenceStore(PresenceStore):
         with self._lock:
             sock = self._sockets.get(sid)
             return sock.user_id if sock else None
+
+    def user_sockets(self, user_id):
+        with self._lock:
+            user = self._users.get(user_id)
+            return list(user.sids) if user else []
 
     # --- task rooms ----------------------------------------------------------------------
     def join_task(self, sid, task_id):

@@ -1,4 +1,6 @@
 """The user directory: remember who was seen, and when."""
+import logging
+
 from flask import current_app
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
@@ -7,6 +9,7 @@ from ..extensions import db
 from ..models import User
 from ..models.base import utcnow
 
+log = logging.getLogger(__name__)
 SEEN_CACHE_KEY = "devtracker.users_seen"
 SEEN_CACHE_LIMIT = 50_000
 
@@ -18,6 +21,15 @@ def _seen_cache():
 def remember_principal(principal):
     """Record an authenticated caller in the directory (writes only when new or changed)."""
     remember_user(principal.user_id, principal.username, principal.role)
+
+
+def remember_principal_safely(principal):
+    """remember_principal for the socket side: a database hiccup must not refuse the connection."""
+    try:
+        remember_principal(principal)
+    except Exception:  # logged; presence works without the directory entry
+        db.session.rollback()
+        log.warning("could not record %s in the user directory", principal.user_id, exc_info=True)
 
 
 def remember_user(user_id, username, role=None):

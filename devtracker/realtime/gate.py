@@ -1,0 +1,55 @@
+"""The replay gate: live events for a socket that is being caught up wait until it is.
+
+A reconnecting socket joins its rooms first and is then sent what it missed, read from the
+database. Live events addressed to it meanwhile are held here, in order, and released after
+`replay:done`, minus those the replay already delivered: no gap (the socket is in its rooms
+before the database is read) and no duplicate (held events the replay covered are dropped).
+"""
+import threading
+
+
+class ReplayGate:
+    """Per-socket holding pens for live events, keyed by sid."""
+
+    def __init__(self):
+        self.lock = threading.RLock()
+        self._held = {}
+
+    def __bool__(self):
+        return bool(self._held)
+
+    def open(self, sid):
+        """Start holding live events for `sid`."""
+        with self.lock:
+            self._held[sid] = []
+
+    def discard(self, sid):
+        """Forget a socket (it went away)."""
+        with self.lock:
+            self._held.pop(sid, None)
+
+    def hold(self, rooms, event, data, namespace, room, skip_sid):
+        """Hold the event for every gated socket it is addressed to; return their sids."""
+        held = []
+        with self.lock:
+            for sid, pen in self._held.items():
+                if sid in skip_sid or not _addressed(rooms.get(namespace, {}), room, sid):
+                    continue
+                pen.append((event, data))
+                held.append(sid)
+        return held
+
+    def release(self, sid, send, keep=lambda event, data: True):
+        """Stop holding for `sid`: send what was held (those `keep` accepts), in order, atomically."""
+        with self.lock:
+            for event, data in self._held.pop(sid, []):
+                if keep(event, data):
+                    send(event, data)
+
+
+def _addressed(namespace_rooms, room, sid):
+    if room is None:
+        return sid in namespace_rooms.get(None, {})
+    if isinstance(room, str):
+        return sid in namespace_rooms.get(room, {})
+    return any(sid in namespace_rooms.get(r, {}) for r in room)

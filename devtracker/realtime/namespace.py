@@ -1,0 +1,411 @@
+"""The Socket.IO namespace `/` (SPEC §3, §4): one handler per client event.
+
+Every client event passes the same door (`_dispatch`): known event, rate, size, authenticated.
+Handlers validate their payload, call the same services the REST API calls, and return data
+that goes back in the HTTP envelope as the ack (or as an `error` event when no ack was asked).
+"""
+import logging
+import time
+from dataclasses import dataclass, field
+from functools import partial
+
+from flask import current_app, request
+from flask_socketio import ConnectionRefusedError, Namespace
+
+from ..auth import ID_RE, Principal, principal_from_token
+from ..errors import AppError, Forbidden, InvalidInput, RateLimited, Unauthorized, error_body
+from ..errors import from_exception, ok_body
+from ..models.base import isoformat
+from ..schemas.notification import MarkReadSchema
+from ..services import notifications
+from ..services.users import remember_principal_safely, touch_last_seen
+from .acks import ack_requested
+from .housekeeping import Housekeeper
+from .limits import TokenBucket, message_size
+from .replay import replay
+from .rooms import AUTHENTICATED_ROOM, task_room, user_room
+
+log = logging.getLogger(__name__)
+
+# Client event → handler method. Event names contain ':', so the dispatch is mapped here, once.
+EVENTS = {
+    "authenticate": "authenticate",
+    "auth:refresh": "refresh_token",
+    "task:join": "join_task",
+    "task:leave": "leave_task",
+    "task:typing": "typing",
+    "presence:update": "update_presence",
+    "notification:read": "read_notifications",
+    "notification:read_all": "read_all_notifications",
+}
+STATUSES = ("online", "away")
+
+
+@dataclass
+class SocketState:
+    """What the server keeps per socket."""
+
+    sid: str
+    events: TokenBucket
+    typing: TokenBucket
+    joins: TokenBucket
+    principal: Principal | None = None
+    generation: int = 0  # bumps on each token, so stale expiry timers are ignored
+    connected_at: float = field(default_factory=time.time)
+
+
+@dataclass(frozen=True)
+class Cursors:
+    """Where a reconnecting client left off; None means no cursor."""
+
+    notification: int | None = None
+    activity: int | None = None
+
+
+def _cursor(value, name):
+    if value is None:
+        return None
+    if isinstance(value, str) and value.isdigit():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise InvalidInput(details={name: ["Must be a whole number >= 0."]})
+    return value
+
+
+def parse_auth(payload):
+    """`token` or `{token, lastNotificationId?, lastActivityId?}` → (token or None, Cursors)."""
+    if payload is None:
+        return None, Cursors()
+    if isinstance(payload, str):
+        token = payload
+        payload = {}
+    elif isinstance(payload, dict):
+        token = payload.get("token")
+    else:
+        raise InvalidInput("auth must be a token string or {token, lastNotificationId, lastActivityId}.")
+    if token is not None and not isinstance(token, str):
+        raise InvalidInput(details={"token": ["Must be a string."]})
+    if token and token[:7].lower() == "bearer ":
+        token = token[7:]
+    cursors = Cursors(_cursor(payload.get("lastNotificationId"), "lastNotificationId"),
+                      _cursor(payload.get("lastActivityId"), "lastActivityId"))
+    return token or None, cursors
+
+
+def task_id_of(payload):
+    """A task id from `"task_1"` or `{taskId: "task_1"}`."""
+    task_id = payload.get("taskId") if isinstance(payload, dict) else payload
+    if not isinstance(task_id, str) or not ID_RE.match(task_id):
+        raise InvalidInput(details={"taskId": ["Must be 1-128 characters of [A-Za-z0-9_.:-]."]})
+    return task_id
+
+
+class RealtimeNamespace(Namespace):
+    """Authentication, presence, task rooms, typing, read state and replay on `/`."""
+
+    def __init__(self, app, store, gate):
+        super().__init__("/")
+        self.app = app
+        self.store = store
+        self.gate = gate
+        self.config = app.config
+        self.sockets = {}
+        self.housekeeper = None
+
+    # --- plumbing -----------------------------------------------------------------------------
+    def _set_socketio(self, socketio):
+        super()._set_socketio(socketio)
+        self.housekeeper = Housekeeper(
+            self.app, socketio, self._on_timer, self._go_offline, self._expire_typing)
+
+    def stop(self):
+        """Stop the background timers (tests, shutdown)."""
+        if self.housekeeper:
+            self.housekeeper.stop()
+
+    def trigger_event(self, event, *args):
+        if event in ("connect", "disconnect"):
+            return super().trigger_event(event, *args)
+        return self.socketio._handle_event(partial(self._dispatch, event), event, self.namespace,
+                                           *args)
+
+    def emit_to(self, event, data, to, skip_sid=None):
+        """Emit on this namespace (rooms and sids alike)."""
+        self.socketio.emit(event, data, to=to, skip_sid=skip_sid, namespace=self.namespace)
+
+    def _dispatch(self, event, *args):
+        sid = request.sid
+        state = self.sockets.get(sid)
+        try:
+            if state is None:
+                raise Unauthorized("This socket is not connected.", code="NOT_CONNECTED")
+            if event not in EVENTS:
+                raise AppError(f"Unknown event {event!r}.", code="UNKNOWN_EVENT", status=400)
+            if not state.events.take():
+                raise RateLimited("Too many events from this socket; slow down.")
+            if message_size(args) > self.config["MAX_SOCKET_MESSAGE_BYTES"]:
+                raise AppError(f"Messages are limited to {self.config['MAX_SOCKET_MESSAGE_BYTES']} bytes.",
+                               code="PAYLOAD_TOO_LARGE", status=413)
+            if state.principal is None and event != "authenticate":
+                raise Unauthorized("Authenticate first: send `authenticate` with your token.",
+                                   code="NOT_AUTHENTICATED")
+            return ok_body(getattr(self, EVENTS[event])(state, args[0] if args else None))
+        except Exception as exc:  # every failure becomes an envelope, never a dropped socket
+            error = from_exception(exc)
+            wanted = ack_requested()
+            if wanted is not True and event != "authenticate":
+                body = {"code": error.code, "message": error.message, "event": event}
+                if error.details:
+                    body["details"] = error.details
+                self.emit_to("error", body, to=sid)
+            return error_body(error)
+
+    # --- connection -----------------------------------------------------------------------------
+    def on_connect(self, auth=None):
+        sid = request.sid
+        self.housekeeper.start()
+        try:
+            token, cursors = parse_auth(auth)
+            principal = principal_from_token(token) if token else None
+        except AppError as exc:
+            raise ConnectionRefusedError(exc.message, {"code": exc.code, "message": exc.message}) from None
+        state = self._new_state(sid)
+        self.sockets[sid] = state
+        if principal is None:
+            self.housekeeper.at(time.time() + self.config["AUTH_TIMEOUT_SECONDS"], "auth", sid)
+            return True
+        self._start_session(state, principal)
+        # The handshake's answer (CONNECT) is sent after this returns; what follows must come after it.
+        self.socketio.start_background_task(self._finish_handshake, sid, cursors)
+        return True
+
+    def on_disconnect(self, reason=None):
+        sid = request.sid
+        state = self.sockets.pop(sid, None)
+        self.gate.discard(sid)
+        if state is None or state.principal is None:
+            return
+        user = state.principal
+        left = self.store.remove_socket(sid)
+        if left is None:
+            return
+        skip = self.store.user_sockets(user.user_id)
+        for task_id, user_left in left.left_tasks:
+            if task_id in left.typing_cleared:
+                self._typing_event(user, task_id, False, skip)
+            if user_left:
+                self.emit_to("task:user_left", self._viewer(user, task_id), to=task_room(task_id))
+        if left.last_device:
+            self.housekeeper.offline_after(user.user_id, time.time() + self.config["PRESENCE_GRACE_SECONDS"])
+        else:
+            self._announce(user.user_id)
+
+    def _new_state(self, sid):
+        c = self.config
+        return SocketState(sid, events=TokenBucket(c["SOCKET_EVENT_RATE"], c["SOCKET_EVENT_BURST"]),
+                           typing=TokenBucket(c["TYPING_EVENT_RATE"], max(1, int(c["TYPING_EVENT_RATE"] * 2))),
+                           joins=TokenBucket(c["JOIN_EVENT_RATE"], max(1, int(c["JOIN_EVENT_RATE"] * 2))))
+
+    def _start_session(self, state, principal):
+        """Register an authenticated socket: presence, rooms, expiry timers. Live events are held."""
+        sid, user_id = state.sid, principal.user_id
+        state.principal = principal
+        self.gate.open(sid)
+        self.store.add_socket(sid, user_id, principal.username)
+        self.housekeeper.cancel_offline(user_id)
+        self.enter_room(sid, user_room(user_id))
+        self.enter_room(sid, AUTHENTICATED_ROOM)
+        self._schedule_expiry(state)
+        remember_principal_safely(principal)
+        self._announce(user_id)
+
+    def _finish_session(self, sid, cursors):
+        """Answer, list presence, replay what was missed, then release the held live events."""
+        state = self.sockets.get(sid)
+        if state is None:
+            return
+        user = state.principal
+        self.emit_to("authenticated", {"success": True, "userId": user.user_id,
+                                       "username": user.username}, to=sid)
+        self.emit_to("presence:list", self.store.list_users(), to=sid)
+        send = partial(self.emit_to, to=sid)
+        summary, keep = replay(send, user.user_id, cursors.notification, cursors.activity,
+                               self.config["ACTIVITY_REPLAY_LIMIT"])
+        self.emit_to("replay:done", summary, to=sid)
+        self.gate.release(sid, send, keep)
+
+    def _finish_handshake(self, sid, cursors):
+        manager = self.socketio.server.manager
+        deadline = time.time() + 10
+        while not manager.is_connected(sid, self.namespace):
+            if sid not in self.sockets or time.time() > deadline:
+                return
+            self.socketio.sleep(0.005)
+        with self.app.app_context():
+            try:
+                self._finish_session(sid, cursors)
+            except Exception:
+                log.exception("could not finish the session of %s", sid)
+                self.gate.discard(sid)
+                self.disconnect(sid)
+
+    # --- client events ----------------------------------------------------------------------
+    def authenticate(self, state, payload):
+        """Legacy flow: `authenticate` with a token string or `{token, ...cursors}`."""
+        if state.principal is not None:
+            raise AppError("This socket is already authenticated.", code="ALREADY_AUTHENTICATED",
+                           status=409)
+        try:
+            token, cursors = parse_auth(payload)
+            principal = principal_from_token(token)
+        except AppError as exc:
+            self.emit_to("authenticated", {"success": False, "error": exc.to_dict()}, to=state.sid)
+            raise
+        self._start_session(state, principal)
+        self._finish_session(state.sid, cursors)
+        return {"userId": principal.user_id, "username": principal.username}
+
+    def refresh_token(self, state, payload):
+        """`auth:refresh` with a new token for the same user keeps the socket."""
+        token, _ = parse_auth(payload)
+        principal = principal_from_token(token)
+        if principal.user_id != state.principal.user_id:
+            raise Forbidden("A refreshed token must be for the same user.", code="USER_MISMATCH")
+        state.principal = principal
+        self._schedule_expiry(state)
+        return {"userId": principal.user_id, "expiresAt": isoformat(principal.expires_at)}
+
+    def join_task(self, state, payload):
+        """Join a task room; the ack is `{taskId, viewingUsers, typingUsers, totalViewing}`."""
+        task_id = task_id_of(payload)
+        if not state.joins.take():
+            raise RateLimited("Too many task joins; slow down.")
+        sid, user = state.sid, state.principal
+        tasks = self.store.socket_tasks(sid)
+        if task_id not in tasks:
+            if len(tasks) >= self.config["MAX_TASKS_PER_SOCKET"]:
+                raise AppError(f"A socket can view at most {self.config['MAX_TASKS_PER_SOCKET']} tasks.",
+                               code="TOO_MANY_TASKS", status=409)
+            first = self.store.join_task(sid, task_id)
+            self.enter_room(sid, task_room(task_id))
+            if first:
+                self.emit_to("task:user_joined", self._viewer(user, task_id), to=task_room(task_id),
+                             skip_sid=sid)
+            self._announce(user.user_id)
+        return self.store.task_state(task_id)
+
+    def leave_task(self, state, payload):
+        """Leave a task room (leaving one not joined is a no-op)."""
+        task_id = task_id_of(payload)
+        sid, user = state.sid, state.principal
+        result = self.store.leave_task(sid, task_id)
+        if result.was_member:
+            self.leave_room(sid, task_room(task_id))
+            if result.typing_cleared:
+                self._typing_event(user, task_id, False, self.store.user_sockets(user.user_id))
+            if result.user_left_room:
+                self.emit_to("task:user_left", self._viewer(user, task_id), to=task_room(task_id))
+            self._announce(user.user_id)
+        return {"taskId": task_id}
+
+    def typing(self, state, payload):
+        """`{taskId, isTyping}`: broadcast on change only, to the room, never to the typist."""
+        if not isinstance(payload, dict):
+            raise InvalidInput("task:typing takes {taskId, isTyping}.")
+        task_id = task_id_of(payload)
+        is_typing = payload.get("isTyping")
+        if not isinstance(is_typing, bool):
+            raise InvalidInput(details={"isTyping": ["Must be true or false."]})
+        if not state.typing.take():
+            raise RateLimited("Too many typing events; slow down.")
+        sid, user = state.sid, state.principal
+        if task_id not in self.store.socket_tasks(sid):
+            raise Forbidden("Join the task before typing in it.", code="NOT_IN_TASK")
+        expires = time.time() + self.config["TYPING_TIMEOUT_SECONDS"] if is_typing else None
+        if self.store.set_typing(sid, task_id, is_typing, expires):
+            self._typing_event(user, task_id, is_typing, self.store.user_sockets(user.user_id))
+        return {"taskId": task_id, "isTyping": is_typing}
+
+    def update_presence(self, state, payload):
+        """`"online"` or `"away"` (or `{status}`) for this socket; the user's status aggregates."""
+        status = payload.get("status") if isinstance(payload, dict) else payload
+        if status not in STATUSES:
+            raise InvalidInput(details={"status": ["Must be online or away."]})
+        self.store.set_status(state.sid, status)
+        presence = self._announce(state.principal.user_id)
+        return presence or self.store.get_user(state.principal.user_id)
+
+    def read_notifications(self, state, payload):
+        """`{id}` or `{ids}`: mark read; every device of the user gets `notification:read`."""
+        if isinstance(payload, int) and not isinstance(payload, bool):
+            payload = {"id": payload}
+        if not isinstance(payload, dict):
+            raise InvalidInput("notification:read takes {id} or {ids}.")
+        fields = MarkReadSchema().load(payload)
+        ids = fields.get("ids") or [fields["id"]]
+        return notifications.mark_read(state.principal.user_id, ids)
+
+    def read_all_notifications(self, state, _payload):
+        """Mark every notification of the user read."""
+        return notifications.mark_all_read(state.principal.user_id)
+
+    # --- timers -----------------------------------------------------------------------------
+    def _schedule_expiry(self, state):
+        state.generation += 1
+        expires = state.principal.expires_at
+        if expires is None:
+            return
+        at = expires.timestamp()
+        self.housekeeper.at(at - self.config["AUTH_EXPIRY_WARNING_SECONDS"], "warn", state.sid,
+                            state.generation)
+        self.housekeeper.at(at, "expire", state.sid, state.generation)
+
+    def _on_timer(self, kind, sid, generation):
+        state = self.sockets.get(sid)
+        if state is None:
+            return
+        if kind == "auth" and state.principal is None:
+            self._drop(sid, "AUTH_TIMEOUT", "No authentication in time.")
+        elif kind == "warn" and generation == state.generation:
+            self.emit_to("auth:expired", {"expiresAt": isoformat(state.principal.expires_at)}, to=sid)
+        elif kind == "expire" and generation == state.generation:
+            self._drop(sid, "TOKEN_EXPIRED", "The token expired; connect again with a new one.")
+
+    def _drop(self, sid, code, message):
+        self.emit_to("error", {"code": code, "message": message, "event": None}, to=sid)
+        self.disconnect(sid)
+
+    def _go_offline(self, user_id):
+        presence = self.store.finish_offline(user_id)
+        if presence is not None:
+            self.emit_to("user:offline", presence, to=AUTHENTICATED_ROOM)
+            touch_last_seen(user_id)
+
+    def _expire_typing(self, now):
+        for task_id, user_id in self.store.expire_typing(now):
+            presence = self.store.get_user(user_id)
+            user = Principal(user_id, presence["username"] if presence else user_id)
+            self._typing_event(user, task_id, False, self.store.user_sockets(user_id))
+
+    # --- helpers ----------------------------------------------------------------------------
+    def _announce(self, user_id):
+        """Tell everyone about a presence change, if there was one; return the presence sent."""
+        presence, event = self.store.publish(user_id)
+        if event:
+            self.emit_to(event, presence, to=AUTHENTICATED_ROOM)
+            return presence
+        return None
+
+    def _typing_event(self, user, task_id, is_typing, skip):
+        self.emit_to("task:typing", {"userId": user.user_id, "username": user.username,
+                                     "taskId": task_id, "isTyping": is_typing},
+                     to=task_room(task_id), skip_sid=skip)
+
+    @staticmethod
+    def _viewer(user, task_id):
+        return {"userId": user.user_id, "username": user.username, "taskId": task_id}
+
+
+def current_namespace():
+    """The app's namespace."""
+    return current_app.extensions["devtracker.namespace"]
