@@ -5,7 +5,7 @@ from datetime import datetime, timezone
 from functools import wraps
 
 import jwt as pyjwt
-from flask import g
+from flask import g, request
 from flask_jwt_extended import decode_token as jwt_decode_token
 from flask_jwt_extended import get_jwt, verify_jwt_in_request
 from flask_jwt_extended.exceptions import JWTExtendedException
@@ -74,12 +74,20 @@ def current_principal():
     return g.principal
 
 
+def _normalise_bearer_scheme():
+    """The auth scheme is case-insensitive (RFC 7235): accept `bearer x` like `Bearer x`."""
+    header = request.environ.get("HTTP_AUTHORIZATION", "")
+    if header[:7].lower() == "bearer " and not header.startswith("Bearer "):
+        request.environ["HTTP_AUTHORIZATION"] = "Bearer " + header[7:]
+
+
 def auth_required(*roles):
     """Require a valid bearer token; with roles, also one of them (admin always passes)."""
 
     def decorator(view):
         @wraps(view)
         def wrapper(*args, **kwargs):
+            _normalise_bearer_scheme()
             verify_jwt_in_request()
             principal = principal_from_claims(get_jwt())
             if roles and principal.role not in roles and principal.role != "admin":

@@ -66,6 +66,6 @@ def init_metrics(app):
         return response
 
     def serve_metrics():
-        return Response(generate_latest(metrics.registry), mimetype=CONTENT_TYPE_LATEST)
+        return Response(generate_latest(metrics.registry), content_type=CONTENT_TYPE_LATEST)
 
     app.add_url_rule("/metrics", "metrics", serve_metrics)

@@ -1,15 +1,15 @@
 """REST blueprints under /api/v1/realtime (SPEC §2). Views stay thin: endpoint → service → ok."""
-from flask import Blueprint, current_app
+from flask import Blueprint, current_app, request
 
 from ..extensions import limiter
 
 API_PREFIX = "/api/v1/realtime"
+UNLIMITED_ENDPOINTS = {"api.health", "api.openapi"}
 
 bp = Blueprint("api", __name__, url_prefix=API_PREFIX)
-# REST_RATE_LIMIT per token (or per address without one), shared through Redis when configured.
-limiter.limit(lambda: current_app.config["REST_RATE_LIMIT"])(bp)
+# One REST_RATE_LIMIT budget per token across every route (per address without a token),
+# shared through Redis when configured. Health checks and the API document are never limited.
+limiter.shared_limit(lambda: current_app.config["REST_RATE_LIMIT"], scope="rest",
+                     exempt_when=lambda: request.endpoint in UNLIMITED_ENDPOINTS)(bp)
 
 from . import activity, notifications, openapi, realtime, tasks  # noqa: E402,F401  (routes)
-
-limiter.exempt(realtime.health)
-limiter.exempt(openapi.openapi)

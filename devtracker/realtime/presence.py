@@ -9,6 +9,7 @@ status is `online` if any socket is online and `away` only if all are away. When
 socket goes, the user stays listed (with `devices: 0`) until `finish_offline` is called
 after the grace period, so a page reload does not flap anywhere: not in events, not in REST.
 """
+import itertools
 import threading
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
@@ -153,7 +154,7 @@ class _Socket:
     def __init__(self, user_id, status):
         self.user_id = user_id
         self.status = status
-        self.tasks = []  # in join order; the last one is the user's current task from this socket
+        self.tasks = {}  # task_id -> join stamp; the user's current task is their latest join
 
 
 class MemoryPresenceStore(PresenceStore):
@@ -165,6 +166,7 @@ class MemoryPresenceStore(PresenceStore):
         self._sockets = {}
         self._rooms = {}  # task_id -> {user_id: set(sid)}
         self._typing = {}  # task_id -> {user_id: (sid, expires_at)}
+        self._joins = itertools.count()
 
     # --- users and sockets -------------------------------------------------------------
     def add_socket(self, sid, user_id, username, status=ONLINE):
@@ -262,9 +264,7 @@ class MemoryPresenceStore(PresenceStore):
             sids = room.setdefault(sock.user_id, set())
             first = not sids
             sids.add(sid)
-            if task_id in sock.tasks:
-                sock.tasks.remove(task_id)
-            sock.tasks.append(task_id)
+            sock.tasks[task_id] = next(self._joins)
             self._users[sock.user_id].current_task = task_id
             return first
 
@@ -276,7 +276,7 @@ class MemoryPresenceStore(PresenceStore):
             if not sock or not sids or sid not in sids:
                 return TaskLeft(False, False, False)
             sids.discard(sid)
-            sock.tasks.remove(task_id)
+            del sock.tasks[task_id]
             user_left = not sids
             if user_left:
                 del room[sock.user_id]
@@ -353,11 +353,9 @@ class MemoryPresenceStore(PresenceStore):
                 del self._typing[task_id]
 
     def _latest_task(self, user):
-        for sid in user.sids:
-            tasks = self._sockets[sid].tasks
-            if tasks:
-                return tasks[-1]
-        return None
+        joins = [(stamp, task_id) for sid in user.sids
+                 for task_id, stamp in self._sockets[sid].tasks.items()]
+        return max(joins)[1] if joins else None
 
     def _status(self, user):
         if not user.sids:

@@ -1,0 +1,62 @@
+"""python-socketio clients that record every event, for tests over real TCP."""
+import threading
+import time
+
+import socketio
+
+
+class RecordingClient:
+    """A python-socketio client keeping (event, payload) pairs in arrival order."""
+
+    def __init__(self, url, token=None, transport="websocket", **auth):
+        self.url = url
+        self.auth = {"token": token, **auth} if token else None
+        self.transport = transport
+        self.events = []
+        self._cond = threading.Condition()
+        self.sio = socketio.Client(reconnection=False)
+        self.sio.on("*", self._record)
+        self.sio.on("connect_error", lambda data: self._record("connect_error", data))
+
+    def _record(self, event, data=None):
+        with self._cond:
+            self.events.append((event, data))
+            self._cond.notify_all()
+
+    def connect(self, wait_replay=True):
+        """Connect (handshake auth when a token was given) and wait for replay:done."""
+        self.sio.connect(self.url, auth=self.auth, transports=[self.transport], wait_timeout=10)
+        if self.auth and wait_replay:
+            self.wait_for("replay:done")
+        return self
+
+    def disconnect(self):
+        if self.sio.connected:
+            self.sio.disconnect()
+
+    def call(self, event, payload=None, timeout=10):
+        """Emit with an ack; return the ack envelope."""
+        return self.sio.call(event, payload, timeout=timeout)
+
+    def named(self, name):
+        """Payloads of every event with this name, in order."""
+        with self._cond:
+            return [data for event, data in self.events if event == name]
+
+    def wait_for(self, name, predicate=lambda data: True, timeout=10, count=1):
+        """Wait until `count` events named `name` match; return their payloads."""
+        deadline = time.time() + timeout
+        with self._cond:
+            while True:
+                found = [d for e, d in self.events if e == name and predicate(d)]
+                if len(found) >= count:
+                    return found
+                left = deadline - time.time()
+                if left <= 0:
+                    raise AssertionError(f"{name} x{count} not received in {timeout} s; got "
+                                         f"{[e for e, _ in self.events]}")
+                self._cond.wait(left)
+
+    def clear(self):
+        with self._cond:
+            self.events.clear()

@@ -1,0 +1,64 @@
+"""Integration fixtures: a real server process (`python app.py`) and real Socket.IO clients."""
+import os
+import uuid
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from devtracker.config import normalise_database_url
+
+from .clients import RecordingClient
+from .server import LiveServer
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def database_url(request, tmp_path):
+    """A fresh database for one server: a SQLite file, or on PostgreSQL runs a new database."""
+    configured = os.environ.get("TEST_DATABASE_URL", "")
+    if not configured.startswith(("postgres://", "postgresql")):
+        yield f"sqlite:///{tmp_path / 'live.db'}"
+        return
+    base = normalise_database_url(configured)
+    name = f"devtracker_it_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(base, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    yield make_url(base).set(database=name).render_as_string(hide_password=False)
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture
+def server_settings():
+    """Extra environment for the server; override per module."""
+    return {}
+
+
+@pytest.fixture
+def live_server(database_url, server_settings, tmp_path):
+    """The server as the README runs it, on a free port."""
+    server = LiveServer(database_url, tmp_path / "server.log", **server_settings)
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def connect(live_server):
+    """Open recording clients: connect("alice", transport="polling", lastNotificationId=3)."""
+    clients = []
+
+    def open_client(user_id=None, transport="websocket", wait_replay=True, username=None, role="user",
+                    **cursors):
+        token = live_server.token(user_id, role, username) if user_id else None
+        client = RecordingClient(live_server.url, token, transport, **cursors)
+        clients.append(client)
+        return client.connect(wait_replay=wait_replay)
+
+    yield open_client
+    for client in clients:
+        client.disconnect()
