@@ -22,9 +22,15 @@ $(BIN)/.installed-dev: $(BIN)/.installed requirements-dev.txt
 	@$(BIN)/python -m pip install --disable-pip-version-check -q -r requirements-dev.txt
 	@touch $@
 
-install: $(BIN)/.installed ## Create .venv with the runtime dependencies
+node_modules/.installed: package.json package-lock.json
+	@command -v npm >/dev/null || { echo "npm is needed (Node.js 18+): install Node.js, then run make again" >&2; exit 1; }
+	@echo "==> installing socket.io-client (npm ci)"
+	@npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
 
-install-dev: $(BIN)/.installed-dev ## Create .venv with the test dependencies too
+install: $(BIN)/.installed node_modules/.installed ## Create .venv and node_modules with the runtime dependencies
+
+install-dev: $(BIN)/.installed-dev node_modules/.installed ## Create .venv with the test dependencies too
 
 run: install ## Migrate and serve on http://$${HOST:-127.0.0.1}:$${PORT:-5000}
 	$(BIN)/python app.py
@@ -41,5 +47,5 @@ test: install-dev ## Run the test suite (SQLite; TEST_DATABASE_URL selects Postg
 test-postgres: install-dev ## Run the test suite on PostgreSQL ($(PG_TEST_URL))
 	TEST_DATABASE_URL=$(PG_TEST_URL) $(BIN)/python -m pytest $(PYTEST_ARGS)
 
-clean: ## Remove .venv and caches
-	rm -rf $(VENV) .pytest_cache
+clean: ## Remove .venv, node_modules and caches
+	rm -rf $(VENV) node_modules .pytest_cache

@@ -153,7 +153,7 @@ class RealtimeNamespace(Namespace):
         except Exception as exc:  # every failure becomes an envelope, never a dropped socket
             error = from_exception(exc)
             wanted = ack_requested()
-            if wanted is not True and event != "authenticate":
+            if wanted is not True and not getattr(error, "announced", False):
                 body = {"code": error.code, "message": error.message, "event": event}
                 if error.details:
                     body["details"] = error.details
@@ -260,6 +260,7 @@ class RealtimeNamespace(Namespace):
             principal = principal_from_token(token)
         except AppError as exc:
             self.emit_to("authenticated", {"success": False, "error": exc.to_dict()}, to=state.sid)
+            exc.announced = True  # `authenticated` carried the error: no `error` event as well
             raise
         self._start_session(state, principal)
         self._finish_session(state.sid, cursors)

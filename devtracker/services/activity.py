@@ -13,7 +13,7 @@ from ..realtime.rooms import AUTHENTICATED_ROOM
 from ..schemas.activity import ActivitySchema
 from .actors import resolve_actor
 from .idempotency import run_once
-from .ordering import ACTIVITY_STREAM, lock_streams
+from .ordering import ACTIVITY_STREAM, lock_streams, ordered_delivery
 
 activity_schema = ActivitySchema()
 
@@ -48,9 +48,10 @@ def record_activity(principal, fields, idempotency=None):
                            fields["target"], fields.get("taskId"), fields.get("data"))
         return serialize_activity(row)
 
-    outcome = run_once(idempotency, 201, write)
-    if outcome.fresh:
-        stream_activity(outcome.body)
+    with ordered_delivery(ACTIVITY_STREAM):
+        outcome = run_once(idempotency, 201, write)
+        if outcome.fresh:
+            stream_activity(outcome.body)
     return outcome.body
 
 

@@ -12,7 +12,7 @@ from ..realtime.rooms import user_room
 from ..schemas.notification import NotificationSchema
 from .actors import resolve_actor
 from .idempotency import run_once
-from .ordering import NOTIFICATION_STREAM, lock_streams
+from .ordering import NOTIFICATION_STREAM, lock_streams, ordered_delivery
 
 notification_schema = NotificationSchema()
 
@@ -45,13 +45,13 @@ def create_notifications(principal, user_ids, fields, idempotency=None):
         db.session.flush()
         return [serialize_notification(row) | {"userId": row.user_id} for row in rows]
 
-    outcome = run_once(idempotency, 201, write)
-    payloads = outcome.body
-    if outcome.fresh:
-        count_write("notification", len(payloads))
-        for payload in payloads:
-            user_id = payload["userId"]
-            emit("notification", _public(payload), to=user_room(user_id))
+    with ordered_delivery(NOTIFICATION_STREAM, recipients):
+        outcome = run_once(idempotency, 201, write)
+        payloads = outcome.body
+        if outcome.fresh:
+            count_write("notification", len(payloads))
+            for payload in payloads:
+                emit("notification", _public(payload), to=user_room(payload["userId"]))
     return [_public(p) for p in payloads]
 
 

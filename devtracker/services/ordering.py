@@ -1,4 +1,4 @@
-"""Commit-order ids.
+"""Commit-order ids, and live delivery in that order.
 
 Clients resume from an id cursor, so a row with a smaller id must never commit after a row
 with a larger one has been seen. SQLite serialises writers, so ids are handed out in commit
@@ -6,7 +6,9 @@ order already. PostgreSQL hands out sequence values at insert time, so concurren
 transactions could commit out of order; a transaction-scoped advisory lock per stream
 (per recipient for notifications, one for activity) makes the id order the commit order.
 """
+import threading
 import zlib
+from contextlib import ExitStack, contextmanager
 
 from sqlalchemy import text
 
@@ -14,6 +16,7 @@ from ..extensions import db
 
 NOTIFICATION_STREAM = 1
 ACTIVITY_STREAM = 2
+_STRIPES = [threading.Lock() for _ in range(64)]
 
 
 def _int32(value):
@@ -28,3 +31,17 @@ def lock_streams(stream, keys=("",)):
     for key in sorted({_int32(k) for k in keys}):
         db.session.execute(text("SELECT pg_advisory_xact_lock(:stream, :key)"),
                            {"stream": stream, "key": key})
+
+
+@contextmanager
+def ordered_delivery(stream, keys=("",)):
+    """Hold this process's lock for the streams of `keys` from the write until its emits are done.
+
+    The database lock orders commits; this keeps two writers of one process from emitting in
+    the opposite order of their commits (green threads can interleave between the two).
+    """
+    stripes = sorted({(hash((stream, key)) % len(_STRIPES)) for key in keys})
+    with ExitStack() as stack:
+        for index in stripes:
+            stack.enter_context(_STRIPES[index])
+        yield

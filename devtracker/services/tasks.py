@@ -5,6 +5,7 @@ from ..realtime.rooms import task_room, user_room
 from .activity import add_activity, serialize_activity, stream_activity
 from .actors import resolve_actor
 from .idempotency import run_once
+from .ordering import ACTIVITY_STREAM, ordered_delivery
 
 
 def _target(task, task_id):
@@ -30,9 +31,10 @@ def publish_task_update(principal, fields, idempotency=None):
                   "timestamp": isoformat(row.created_at or utcnow())}
         return {"update": update, "activity": serialize_activity(row)}
 
-    outcome = run_once(idempotency, 200, write)
-    if outcome.fresh:
-        rooms = [task_room(task_id)] + ([user_room(owner_id)] if owner_id else [])
-        emit("task:updated", outcome.body["update"], to=rooms)
-        stream_activity(outcome.body["activity"])
+    with ordered_delivery(ACTIVITY_STREAM):
+        outcome = run_once(idempotency, 200, write)
+        if outcome.fresh:
+            rooms = [task_room(task_id)] + ([user_room(owner_id)] if owner_id else [])
+            emit("task:updated", outcome.body["update"], to=rooms)
+            stream_activity(outcome.body["activity"])
     return outcome.body["update"]
