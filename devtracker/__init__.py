@@ -42,6 +42,7 @@ def register_extensions(app):
     from .extensions import db, jwt, limiter, migrate, socketio
     from .metrics import init_metrics
     from .realtime import client_manager, init_namespace, init_presence
+    from .realtime.cors import origin_checker
 
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite:///"):
         os.makedirs(os.path.dirname(app.config["SQLALCHEMY_DATABASE_URI"][len("sqlite:///"):]) or ".",
@@ -56,7 +57,7 @@ def register_extensions(app):
         app,
         async_mode=app.config["ASYNC_MODE"],
         client_manager=client_manager(app),
-        cors_allowed_origins=app.config["CORS_ALLOWED_ORIGINS"] or None,
+        cors_allowed_origins=origin_checker(app.config["CORS_ALLOWED_ORIGINS"]),
         ping_interval=app.config["PING_INTERVAL"],
         ping_timeout=app.config["PING_TIMEOUT"],
         # Hard cap per message; the namespace answers anything over MAX_SOCKET_MESSAGE_BYTES

@@ -22,7 +22,7 @@ class LeanSocket:
         self.ws = None
         self.reader = None
 
-    async def connect(self, timeout=30):
+    async def connect(self, timeout=120):
         """Open, authenticate in the handshake, and start reading."""
         self.ws = await asyncio.wait_for(websockets.connect(
             self.ws_url, compression=None, ping_interval=None, max_size=None, open_timeout=timeout),
