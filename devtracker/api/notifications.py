@@ -1,6 +1,7 @@
 """Notify users, and each user's notification inbox."""
 from ..auth import current_principal
 from ..errors import ok
+from ..models.base import MAX_ID
 from ..schemas.notification import (BulkNotificationsSchema, BulkNotifySchema,
                                     NotificationListQuerySchema, NotificationPageSchema,
                                     NotificationSchema, NotifySchema, ReadStateSchema,
@@ -45,7 +46,7 @@ def unread_count(query):
     return ok({"unreadCount": service.unread_count(owner)})
 
 
-@bp.post("/notifications/<int:notificationId>/read")
+@bp.post(f"/notifications/<int(max={MAX_ID}):notificationId>/read")
 @endpoint("Mark one of your notifications read", query=UserQuerySchema(),
           response=ReadStateSchema, tags=("notifications",))
 def mark_read(notificationId, query):  # noqa: N803

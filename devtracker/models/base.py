@@ -9,6 +9,9 @@ SerialId = BigInteger().with_variant(Integer(), "sqlite")
 # JSONB where the database has it.
 JsonData = JSON().with_variant(JSONB(), "postgresql")
 
+# The largest notification or activity id (BIGINT); larger cursors are refused, not overflowed.
+MAX_ID = 2**63 - 1
+
 # Ids that users and tasks go by: 1-128 characters of [A-Za-z0-9_.:-] (SPEC §4).
 ID_MAX_LENGTH = 128
 

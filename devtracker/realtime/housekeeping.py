@@ -1,7 +1,8 @@
 """Timers of the realtime side, run by one background task per process.
 
-Auth deadlines of legacy sockets, token-expiry warnings and expiries, the presence grace
-period, and typing timeouts: one loop and one heap instead of a timer per socket.
+Auth deadlines of legacy sockets and token-expiry warnings and expiries (a heap), and each
+tick the presence store's own timers (grace periods, typing timeouts): one loop per process
+instead of a timer per socket.
 """
 import heapq
 import itertools
@@ -15,12 +16,11 @@ log = logging.getLogger(__name__)
 class Housekeeper:
     """Runs due timers every `tick` seconds until stopped."""
 
-    def __init__(self, app, socketio, on_timer, on_offline, on_typing_expired):
+    def __init__(self, app, socketio, on_timer, on_tick):
         self.app = app
         self.socketio = socketio
         self.on_timer = on_timer
-        self.on_offline = on_offline
-        self.on_typing_expired = on_typing_expired
+        self.on_tick = on_tick
         config = app.config
         self.tick = max(0.02, min(0.25, config["PRESENCE_GRACE_SECONDS"] / 5,
                                   config["TYPING_TIMEOUT_SECONDS"] / 5,
@@ -28,7 +28,6 @@ class Housekeeper:
         self._lock = threading.Lock()
         self._heap = []
         self._order = itertools.count()
-        self._offline = {}  # user_id -> when the grace period ends
         self._started = False
         self._stopped = False
 
@@ -49,16 +48,6 @@ class Housekeeper:
         with self._lock:
             heapq.heappush(self._heap, (when, next(self._order), kind, sid, generation))
 
-    def offline_after(self, user_id, when):
-        """Call on_offline(user_id) at `when` unless cancelled."""
-        with self._lock:
-            self._offline[user_id] = when
-
-    def cancel_offline(self, user_id):
-        """The user came back within the grace period."""
-        with self._lock:
-            self._offline.pop(user_id, None)
-
     def run_due(self, now=None):
         """Run everything due by `now`; one tick of the loop."""
         now = time.time() if now is None else now
@@ -66,14 +55,9 @@ class Housekeeper:
             due = []
             while self._heap and self._heap[0][0] <= now:
                 due.append(heapq.heappop(self._heap))
-            offline = [uid for uid, when in self._offline.items() if when <= now]
-            for uid in offline:
-                del self._offline[uid]
         for _when, _n, kind, sid, generation in due:
             self.on_timer(kind, sid, generation)
-        for user_id in offline:
-            self.on_offline(user_id)
-        self.on_typing_expired(now)
+        self.on_tick(now)
 
     def _run(self):
         while not self._stopped:

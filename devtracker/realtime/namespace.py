@@ -15,7 +15,7 @@ from flask_socketio import ConnectionRefusedError, Namespace
 from ..auth import ID_RE, Principal, principal_from_token
 from ..errors import AppError, Forbidden, InvalidInput, RateLimited, Unauthorized, error_body
 from ..errors import from_exception, ok_body
-from ..models.base import isoformat
+from ..models.base import MAX_ID, isoformat
 from ..schemas.notification import MarkReadSchema
 from ..services import notifications
 from ..services.users import remember_principal_safely, touch_last_seen
@@ -69,7 +69,7 @@ def _cursor(value, name):
         value = int(value)
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         raise InvalidInput(details={name: ["Must be a whole number >= 0."]})
-    return value
+    return min(value, MAX_ID)  # beyond every possible id: nothing is newer
 
 
 def parse_auth(payload):
@@ -115,8 +115,7 @@ class RealtimeNamespace(Namespace):
     # --- plumbing -----------------------------------------------------------------------------
     def _set_socketio(self, socketio):
         super()._set_socketio(socketio)
-        self.housekeeper = Housekeeper(
-            self.app, socketio, self._on_timer, self._go_offline, self._expire_typing)
+        self.housekeeper = Housekeeper(self.app, socketio, self._on_timer, self._on_tick)
 
     def stop(self):
         """Stop the background timers (tests, shutdown)."""
@@ -124,7 +123,9 @@ class RealtimeNamespace(Namespace):
             self.housekeeper.stop()
 
     def trigger_event(self, event, *args):
-        if event in ("connect", "disconnect"):
+        # A client event named `connect` or `disconnect` is just an unknown event: only the
+        # server's own lifecycle calls (outside any client event) reach those handlers.
+        if event in ("connect", "disconnect") and ack_requested() is None:
             return super().trigger_event(event, *args)
         return self.socketio._handle_event(partial(self._dispatch, event), event, self.namespace,
                                            *args)
@@ -186,7 +187,7 @@ class RealtimeNamespace(Namespace):
         if state is None or state.principal is None:
             return
         user = state.principal
-        left = self.store.remove_socket(sid)
+        left = self.store.remove_socket(sid, offline_at=time.time() + self.config["PRESENCE_GRACE_SECONDS"])
         if left is None:
             return
         skip = self.store.user_sockets(user.user_id)
@@ -195,9 +196,7 @@ class RealtimeNamespace(Namespace):
                 self._typing_event(user, task_id, False, skip)
             if user_left:
                 self.emit_to("task:user_left", self._viewer(user, task_id), to=task_room(task_id))
-        if left.last_device:
-            self.housekeeper.offline_after(user.user_id, time.time() + self.config["PRESENCE_GRACE_SECONDS"])
-        else:
+        if not left.last_device:  # the last one goes offline later, after the grace period
             self._announce(user.user_id)
 
     def _new_state(self, sid):
@@ -212,7 +211,6 @@ class RealtimeNamespace(Namespace):
         state.principal = principal
         self.gate.open(sid)
         self.store.add_socket(sid, user_id, principal.username)
-        self.housekeeper.cancel_offline(user_id)
         self.enter_room(sid, user_room(user_id))
         self.enter_room(sid, AUTHENTICATED_ROOM)
         self._schedule_expiry(state)
@@ -245,9 +243,16 @@ class RealtimeNamespace(Namespace):
             try:
                 self._finish_session(sid, cursors)
             except Exception:
-                log.exception("could not finish the session of %s", sid)
-                self.gate.discard(sid)
-                self.disconnect(sid)
+                self._abandon_session(sid)
+
+    def _abandon_session(self, sid):
+        """The replay failed (the database, most likely): drop the socket so that it comes back
+        and replays from its cursors, rather than leaving it with its live events held."""
+        log.exception("could not replay for %s; disconnecting it", sid)
+        self.gate.discard(sid)
+        self.emit_to("error", {"code": "REPLAY_FAILED", "event": None,
+                               "message": "Could not catch up; reconnect to try again."}, to=sid)
+        self.disconnect(sid)
 
     # --- client events ----------------------------------------------------------------------
     def authenticate(self, state, payload):
@@ -263,7 +268,11 @@ class RealtimeNamespace(Namespace):
             exc.announced = True  # `authenticated` carried the error: no `error` event as well
             raise
         self._start_session(state, principal)
-        self._finish_session(state.sid, cursors)
+        try:
+            self._finish_session(state.sid, cursors)
+        except Exception:
+            self._abandon_session(state.sid)
+            raise
         return {"userId": principal.user_id, "username": principal.username}
 
     def refresh_token(self, state, payload):
@@ -376,11 +385,11 @@ class RealtimeNamespace(Namespace):
         self.emit_to("error", {"code": code, "message": message, "event": None}, to=sid)
         self.disconnect(sid)
 
-    def _go_offline(self, user_id):
-        presence = self.store.finish_offline(user_id)
-        if presence is not None:
+    def _on_tick(self, now):
+        for presence in self.store.expire_offline(now):
             self.emit_to("user:offline", presence, to=AUTHENTICATED_ROOM)
-            touch_last_seen(user_id)
+            touch_last_seen(presence["userId"])
+        self._expire_typing(now)
 
     def _expire_typing(self, now):
         for task_id, user_id in self.store.expire_typing(now):

@@ -56,8 +56,12 @@ class PresenceStore(ABC):
         """Register an authenticated socket; return a `Joined`."""
 
     @abstractmethod
-    def remove_socket(self, sid):
-        """Forget a socket, leaving its rooms; return a `Left`, or None for an unknown socket."""
+    def remove_socket(self, sid, offline_at=None):
+        """Forget a socket, leaving its rooms; return a `Left`, or None for an unknown socket.
+
+        When it was the user's last device and `offline_at` is given, the user goes offline at
+        that time (see `expire_offline`) unless a device comes back first.
+        """
 
     @abstractmethod
     def set_status(self, sid, status):
@@ -75,6 +79,10 @@ class PresenceStore(ABC):
     @abstractmethod
     def finish_offline(self, user_id):
         """After the grace period: drop a user who still has no socket; return the final presence or None."""
+
+    @abstractmethod
+    def expire_offline(self, now):
+        """Finish every user whose grace period ended by `now`; return their final presences."""
 
     @abstractmethod
     def get_user(self, user_id):
@@ -167,6 +175,7 @@ class MemoryPresenceStore(PresenceStore):
         self._rooms = {}  # task_id -> {user_id: set(sid)}
         self._typing = {}  # task_id -> {user_id: (sid, expires_at)}
         self._joins = itertools.count()
+        self._offline = {}  # user_id -> when the grace period ends
 
     # --- users and sockets -------------------------------------------------------------
     def add_socket(self, sid, user_id, username, status=ONLINE):
@@ -177,11 +186,12 @@ class MemoryPresenceStore(PresenceStore):
                 user = self._users[user_id] = _User(user_id, username)
             user.username = username
             user.sids.add(sid)
+            self._offline.pop(user_id, None)
             user.last_seen = utcnow()
             self._sockets[sid] = _Socket(user_id, status)
             return Joined(self._presence(user), first)
 
-    def remove_socket(self, sid):
+    def remove_socket(self, sid, offline_at=None):
         with self._lock:
             sock = self._sockets.get(sid)
             if sock is None:
@@ -199,6 +209,8 @@ class MemoryPresenceStore(PresenceStore):
             user.last_seen = utcnow()
             left.last_device = not user.sids
             left.presence = self._presence(user)
+            if left.last_device and offline_at is not None:
+                self._offline[user.user_id] = offline_at
             return left
 
     def set_status(self, sid, status):
@@ -236,6 +248,17 @@ class MemoryPresenceStore(PresenceStore):
             presence["status"] = OFFLINE
             presence["currentTask"] = None
             return presence
+
+    def expire_offline(self, now):
+        with self._lock:
+            due = [user_id for user_id, when in self._offline.items() if when <= now]
+            gone = []
+            for user_id in due:
+                del self._offline[user_id]
+                presence = self.finish_offline(user_id)
+                if presence is not None:
+                    gone.append(presence)
+            return gone
 
     def get_user(self, user_id):
         with self._lock:

@@ -5,7 +5,7 @@ from flask import current_app
 from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, validate
 
 from ..auth import ID_RE, USERNAME_MAX_LENGTH
-from ..models.base import isoformat
+from ..models.base import MAX_ID, isoformat
 
 ID_MESSAGE = "Must be 1-128 characters of [A-Za-z0-9_.:-]."
 
@@ -86,5 +86,5 @@ class PageQuerySchema(Schema):
         unknown = EXCLUDE  # cache-busting and tracking parameters are ignored
 
     limit = fields.Integer(load_default=20, validate=validate.Range(min=1, max=100))
-    before = fields.Integer(validate=validate.Range(min=1))
-    after = fields.Integer(validate=validate.Range(min=0))
+    before = fields.Integer(validate=validate.Range(min=1, max=MAX_ID))
+    after = fields.Integer(validate=validate.Range(min=0, max=MAX_ID))

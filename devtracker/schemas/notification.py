@@ -1,6 +1,7 @@
 """Notification bodies, queries and the Notification payload."""
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, pre_load, validate, validates_schema
 
+from ..models.base import MAX_ID
 from ..models.notification import NOTIFICATION_TYPES
 from .common import (ActorSchema, Id, JsonObject, PageQuerySchema, StrictSchema, Text, Timestamp,
                      max_length)
@@ -97,8 +98,8 @@ class ReadStateSchema(Schema):
 class MarkReadSchema(StrictSchema):
     """`notification:read` from a socket: `{id}` or `{ids}`."""
 
-    id = fields.Integer(validate=validate.Range(min=1))
-    ids = fields.List(fields.Integer(validate=validate.Range(min=1)),
+    id = fields.Integer(validate=validate.Range(min=1, max=MAX_ID))
+    ids = fields.List(fields.Integer(validate=validate.Range(min=1, max=MAX_ID)),
                       validate=validate.Length(min=1, max=1000))
 
     @validates_schema
