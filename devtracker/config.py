@@ -148,7 +148,9 @@ class Config:
         # A Redis outage must not turn every request into a 500: fall back to memory limits.
         self.RATELIMIT_SWALLOW_ERRORS = True
         self.RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True
-        self.RATELIMIT_KEY_PREFIX = env_str("REDIS_KEY_PREFIX", "devtracker") + ":ratelimit"
+        self.REDIS_KEY_PREFIX = env_str("REDIS_KEY_PREFIX", "devtracker")
+        self.RATELIMIT_KEY_PREFIX = self.REDIS_KEY_PREFIX + ":ratelimit"
+        self.NODE_TTL_SECONDS = env_float("NODE_TTL_SECONDS", 15.0, 1.0)
 
         # Retention.
         self.IDEMPOTENCY_TTL_HOURS = env_int("IDEMPOTENCY_TTL_HOURS", 24, 24)

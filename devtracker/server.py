@@ -39,10 +39,9 @@ def serve(app, host, port):
     elif mode == "gevent":
         from gevent.pool import Pool
         from gevent.pywsgi import WSGIServer
-        from geventwebsocket.handler import WebSocketHandler
 
-        server = WSGIServer((host, port), app, handler_class=WebSocketHandler,
-                            spawn=Pool(max_connections), backlog=LISTEN_BACKLOG,
+        # Websockets through simple-websocket, as under `gunicorn -k gevent`.
+        server = WSGIServer((host, port), app, spawn=Pool(max_connections), backlog=LISTEN_BACKLOG,
                             log=logging.getLogger("devtracker.access") if access_log else None)
         server.serve_forever()
     else:

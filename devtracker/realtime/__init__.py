@@ -8,14 +8,25 @@ NAMESPACE_KEY = "devtracker.namespace"
 
 
 def init_presence(app):
-    """Choose the presence store once, at start-up."""
-    app.extensions[EXTENSION_KEY] = MemoryPresenceStore()
+    """Choose the presence store once, at start-up: Redis when REDIS_URL is set, else memory."""
+    config = app.config
+    if config["REDIS_URL"]:
+        from .redis_presence import RedisPresenceStore
+
+        store = RedisPresenceStore(config["REDIS_URL"], config["REDIS_KEY_PREFIX"],
+                                   node_ttl=config["NODE_TTL_SECONDS"])
+    else:
+        store = MemoryPresenceStore()
+    app.extensions[EXTENSION_KEY] = store
 
 
 def client_manager(app):
-    """The Socket.IO client manager for this app's configuration."""
-    from .manager import RealtimeManager
+    """The Socket.IO client manager: Redis pub/sub across processes when REDIS_URL is set."""
+    from .manager import RealtimeManager, RealtimeRedisManager
 
+    if app.config["REDIS_URL"]:
+        return RealtimeRedisManager(app.config["REDIS_URL"],
+                                    channel=f"{app.config['REDIS_KEY_PREFIX']}:socketio")
     return RealtimeManager()
 
 

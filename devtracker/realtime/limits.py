@@ -2,6 +2,8 @@
 import json
 import time
 
+from ..errors import AppError
+
 
 class TokenBucket:
     """`rate` events per second on average, bursts up to `burst`."""
@@ -31,5 +33,6 @@ def message_size(args):
         return len(args[0].encode())
     try:
         return len(json.dumps(args, separators=(",", ":"), ensure_ascii=False).encode())
-    except (TypeError, ValueError):  # binary attachments and the like: count them as too large
-        return float("inf")
+    except (TypeError, ValueError):  # binary attachments: no client event takes them
+        raise AppError("Binary payloads are not accepted; send JSON.", code="INVALID_PAYLOAD",
+                       status=400) from None

@@ -31,3 +31,11 @@ class RealtimeManager(GatedEmitMixin, socketio.Manager):
     def __init__(self):
         super().__init__()
         self.gate = ReplayGate()
+
+
+class RealtimeRedisManager(socketio.RedisManager, RealtimeManager):
+    """Several processes: emits travel through Redis pub/sub.
+
+    The method order puts the gate between Redis and local delivery: messages arriving from
+    Redis (`_handle_emit`) pass `GatedEmitMixin.emit` before reaching this node's sockets.
+    """

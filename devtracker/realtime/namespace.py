@@ -111,6 +111,8 @@ class RealtimeNamespace(Namespace):
         self.config = app.config
         self.sockets = {}
         self.housekeeper = None
+        self._next_heartbeat = 0.0
+        self._store_lost = False
 
     # --- plumbing -----------------------------------------------------------------------------
     def _set_socketio(self, socketio):
@@ -131,8 +133,13 @@ class RealtimeNamespace(Namespace):
                                            *args)
 
     def emit_to(self, event, data, to, skip_sid=None):
-        """Emit on this namespace (rooms and sids alike)."""
-        self.socketio.emit(event, data, to=to, skip_sid=skip_sid, namespace=self.namespace)
+        """Emit on this namespace: rooms through the message queue, this node's sockets directly.
+
+        A socket's own answers (replay, acks-as-events, held live events) skip the queue, so
+        they reach it in the order they are sent here.
+        """
+        self.socketio.emit(event, data, to=to, skip_sid=skip_sid, namespace=self.namespace,
+                           ignore_queue=to in self.sockets)
 
     def _dispatch(self, event, *args):
         sid = request.sid
@@ -186,10 +193,14 @@ class RealtimeNamespace(Namespace):
         self.gate.discard(sid)
         if state is None or state.principal is None:
             return
-        user = state.principal
+        self._remove_socket(sid)
+
+    def _remove_socket(self, sid):
+        """Take a socket (of this node, or of a dead one) out of presence and tell the others."""
         left = self.store.remove_socket(sid, offline_at=time.time() + self.config["PRESENCE_GRACE_SECONDS"])
         if left is None:
             return
+        user = Principal(left.user_id, left.presence["username"] if left.presence else left.user_id)
         skip = self.store.user_sockets(user.user_id)
         for task_id, user_left in left.left_tasks:
             if task_id in left.typing_cleared:
@@ -386,10 +397,43 @@ class RealtimeNamespace(Namespace):
         self.disconnect(sid)
 
     def _on_tick(self, now):
+        if hasattr(self.store, "heartbeat") and now >= self._next_heartbeat:
+            self._next_heartbeat = now + self.config["NODE_TTL_SECONDS"] / 3
+            self._heartbeat()
+        if self._store_lost:
+            return  # nothing to expire until the store is back (the heartbeat notices)
         for presence in self.store.expire_offline(now):
             self.emit_to("user:offline", presence, to=AUTHENTICATED_ROOM)
             touch_last_seen(presence["userId"])
         self._expire_typing(now)
+
+    def _heartbeat(self):
+        """Cluster mode: stay alive in Redis, take over dead nodes' sockets, recover from a lost Redis."""
+        try:
+            known = self.store.heartbeat()
+            for sid in self.store.dead_node_sockets():
+                self._remove_socket(sid)
+        except Exception as exc:  # Redis unreachable: keep serving; recover when it is back
+            if not self._store_lost:
+                log.error("presence store unreachable: %s", exc)
+            self._store_lost = True
+            return
+        if self._store_lost or not known:
+            log.warning("presence store lost this node's state (Redis restarted or unreachable); "
+                        "reconnecting this node's %d sockets so they re-register and replay", len(self.sockets))
+            self._store_lost = False
+            self._reconnect_everyone()
+
+    def _reconnect_everyone(self):
+        """Drop every local socket's transport, as a network failure would (no close packet, which
+        clients take as "do not come back"): they reconnect with their cursors and replay what the
+        message queue may have lost meanwhile."""
+        server = self.socketio.server
+        for sid in list(self.sockets):
+            eio_sid = server.manager.eio_sid_from_sid(sid, self.namespace)
+            socket = server.eio.sockets.pop(eio_sid, None) if eio_sid else None
+            if socket is not None:
+                socket.close(wait=False, abort=True)
 
     def _expire_typing(self, now):
         for task_id, user_id in self.store.expire_typing(now):

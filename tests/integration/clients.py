@@ -8,13 +8,15 @@ import socketio
 class RecordingClient:
     """A python-socketio client keeping (event, payload) pairs in arrival order."""
 
-    def __init__(self, url, token=None, transport="websocket", **auth):
+    def __init__(self, url, token=None, transport="websocket", reconnect=False, **auth):
         self.url = url
+        self.token = token
         self.auth = {"token": token, **auth} if token else None
         self.transport = transport
         self.events = []
         self._cond = threading.Condition()
-        self.sio = socketio.Client(reconnection=False)
+        self.sio = socketio.Client(reconnection=reconnect, reconnection_delay=0.2,
+                                   reconnection_delay_max=1)
         self.sio.on("*", self._record)
         self.sio.on("connect_error", lambda data: self._record("connect_error", data))
 
@@ -23,9 +25,21 @@ class RecordingClient:
             self.events.append((event, data))
             self._cond.notify_all()
 
+    def cursor_auth(self):
+        """Handshake auth with the largest notification and activity ids seen (reconnects)."""
+        notes = [n["id"] for n in self.named("notification")]
+        feed = [a["id"] for a in self.named("activity:feed")]
+        auth = dict(self.auth)
+        if notes:
+            auth["lastNotificationId"] = max(notes)
+        if feed:
+            auth["lastActivityId"] = max(feed)
+        return auth
+
     def connect(self, wait_replay=True):
         """Connect (handshake auth when a token was given) and wait for replay:done."""
-        self.sio.connect(self.url, auth=self.auth, transports=[self.transport], wait_timeout=10)
+        auth = self.cursor_auth if self.auth else None
+        self.sio.connect(self.url, auth=auth, transports=[self.transport], wait_timeout=10)
         if self.auth and wait_replay:
             self.wait_for("replay:done")
         return self

@@ -22,7 +22,7 @@ def free_port():
 class LiveServer:
     """One `python app.py` process; restartable on the same database and port."""
 
-    def __init__(self, database_url, log_path, **settings):
+    def __init__(self, database_url, log_path, command=None, **settings):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = log_path
@@ -32,13 +32,15 @@ class LiveServer:
                     "REST_RATE_LIMIT": "100000 per minute", "PRESENCE_GRACE_SECONDS": "0.5",
                     "TYPING_TIMEOUT_SECONDS": "1", "LOG_LEVEL": "WARNING", "PYTHONUNBUFFERED": "1"}
         self.env.update({k: str(v) for k, v in settings.items()})
+        self.command = command or [sys.executable, "app.py"]
         self.process = None
 
     def start(self, timeout=30):
         """Start and wait until /health answers."""
         log = open(self.log_path, "ab")
-        self.process = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=self.env,
-                                        stdout=log, stderr=subprocess.STDOUT)
+        command = [part.format(port=self.port) for part in self.command]
+        self.process = subprocess.Popen(command, cwd=ROOT, env=self.env, stdout=log,
+                                        stderr=subprocess.STDOUT)
         deadline = time.time() + timeout
         while time.time() < deadline:
             if self.process.poll() is not None:
