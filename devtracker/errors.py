@@ -1,7 +1,7 @@
 """The response envelope and the one mapping from errors to it (HTTP and socket acks alike)."""
 import logging
 
-from flask import jsonify
+from flask import jsonify, render_template, request
 from marshmallow import ValidationError
 from werkzeug.exceptions import HTTPException
 
@@ -140,4 +140,15 @@ def register_error_handlers(app):
 
     @app.errorhandler(Exception)
     def handle_any(exc):
-        return error_response(from_exception(exc))
+        error = from_exception(exc)
+        if _wants_page():
+            return render_template("error.html", status=error.status, message=error.message), error.status
+        return error_response(error)
+
+
+def _wants_page():
+    """Browsers asking for a web page get an HTML error; everything else gets the envelope."""
+    if request.path.startswith("/api/") or request.path == "/metrics":
+        return False
+    best = request.accept_mimetypes.best_match(["application/json", "text/html"])
+    return best == "text/html" and request.accept_mimetypes[best] > request.accept_mimetypes["application/json"]

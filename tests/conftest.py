@@ -188,3 +188,11 @@ def socket_client(app, client):
         if sock.is_connected():
             sock.disconnect()
 
+
+
+@pytest.hookimpl(hookwrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item, call):
+    """Keep each phase's report on the test item (screenshots on failure need it)."""
+    outcome = yield
+    report = outcome.get_result()
+    setattr(item, f"rep_{report.when}", report)

@@ -1,12 +1,102 @@
-"""Server-rendered pages."""
-from flask import Blueprint, render_template
+"""The server-rendered dashboard: sign-in, the team overview and the task page."""
+import os
+import re
+import secrets
+from datetime import timedelta
+
+from flask import (Blueprint, abort, current_app, redirect, render_template, request,
+                   send_from_directory, session, url_for)
+from flask_jwt_extended import create_access_token
 
 from ..api import API_PREFIX
+from ..auth import ID_RE, principal_from_token
+from ..errors import AppError
 
 bp = Blueprint("web", __name__)
+VENDOR = {"socket.io-client": ("node_modules", "socket.io-client", "dist")}
+DEMO_TOKEN_HOURS = 12
+
+
+def _root():
+    return os.path.dirname(current_app.root_path)
+
+
+def _signed_in():
+    """The session's principal, or None when there is none or its token no longer holds."""
+    token = session.get("token")
+    if not token:
+        return None, None
+    try:
+        return principal_from_token(token), token
+    except AppError:
+        session.pop("token", None)
+        return None, None
+
+
+def _page(template, **context):
+    principal, token = _signed_in()
+    if principal is None:
+        return redirect(url_for("web.signin", next=request.path))
+    return render_template(template, user=principal, token=token, api_prefix=API_PREFIX, **context)
+
+
+def slug(name):
+    """A user id from a display name: `Alice Smith` → `alice-smith`."""
+    value = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:64]
+    return value or f"user-{secrets.token_hex(3)}"
 
 
 @bp.get("/")
 def index():
-    """The landing page: what this server is and where its API lives."""
-    return render_template("index.html", api_prefix=API_PREFIX)
+    """The team overview: who is online, the activity feed, notifications."""
+    return _page("dashboard.html", page="overview")
+
+
+@bp.get("/tasks/<task_id>")
+def task(task_id):
+    """One task: who is viewing it, who is typing, its live updates and comments."""
+    if not ID_RE.match(task_id):
+        abort(404)
+    return _page("task.html", page="task", task_id=task_id)
+
+
+@bp.route("/signin", methods=["GET", "POST"])
+def signin():
+    """Demo sign-in (development) or a token handed over by the main DevTracker app."""
+    demo = current_app.config["DEMO_LOGIN_ENABLED"]
+    error = None
+    if request.method == "POST":
+        token = (request.form.get("token") or "").strip()
+        name = (request.form.get("name") or "").strip()[:80]
+        role = request.form.get("role", "user")
+        if token:
+            try:
+                principal_from_token(token)
+                session["token"] = token
+            except AppError as exc:
+                error = exc.message
+        elif demo and name and role in ("user", "admin"):
+            session["token"] = create_access_token(
+                identity=slug(name), expires_delta=timedelta(hours=DEMO_TOKEN_HOURS),
+                additional_claims={"username": name, "role": role})
+        else:
+            error = "Enter your name." if demo else "Paste a DevTracker token."
+        if error is None:
+            target = request.args.get("next", "/")
+            return redirect(target if target.startswith("/") and not target.startswith("//") else "/")
+    return render_template("signin.html", demo=demo, error=error, api_prefix=API_PREFIX), (400 if error else 200)
+
+
+@bp.post("/signout")
+def signout():
+    """Forget the session's token."""
+    session.pop("token", None)
+    return redirect(url_for("web.signin"))
+
+
+@bp.get("/vendor/<package>/<path:filename>")
+def vendor(package, filename):
+    """Browser builds of npm packages, served from node_modules (no CDN: works offline)."""
+    if package not in VENDOR:
+        abort(404)
+    return send_from_directory(os.path.join(_root(), *VENDOR[package]), filename, max_age=3600)
