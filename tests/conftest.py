@@ -1,6 +1,6 @@
 """Fixtures: app, client, db, token_for, auth, socket_client, postgres_url.
 
-The suite runs on SQLite by default (a fresh in-memory database per test). With
+The suite runs on SQLite by default (a fresh database file per test). With
 TEST_DATABASE_URL pointing at PostgreSQL it runs there instead, in a database of its own
 created for the session and emptied between tests.
 
@@ -67,7 +67,9 @@ def _test_database_url(request):
     configured = os.environ.get("TEST_DATABASE_URL")
     if configured and configured.startswith(("postgres://", "postgresql")):
         return request.getfixturevalue("postgres_url_for_suite")
-    return configured or "sqlite://"
+    # A file, not `sqlite://`: an in-memory database is one connection shared by every thread,
+    # and the realtime side's background thread writes too.
+    return configured or f"sqlite:///{request.getfixturevalue('tmp_path') / 'test.db'}"
 
 
 @pytest.fixture(scope="session")
