@@ -165,6 +165,10 @@ const activity = new Map();
 let olderCursor = null;
 
 function describe(a) {
+  if (a.type === "comment" && a.taskId) {
+    return [el("strong", {}, a.username), " commented on ", el("a", { href: `/tasks/${encodeURIComponent(a.taskId)}` }, a.taskId),
+      el("span", { class: "quote" }, `“${a.target}”`)];
+  }
   const verb = { commented: "commented on", created: "created", updated: "updated", deleted: "deleted", status_changed: "changed the status of" }[a.action] || a.action;
   return [el("strong", {}, a.username), ` ${verb} `, a.taskId && a.type !== "comment"
     ? el("a", { href: `/tasks/${encodeURIComponent(a.taskId)}` }, a.target) : el("span", {}, a.target)];
@@ -172,8 +176,7 @@ function describe(a) {
 
 function feedEntry(a) {
   return el("li", { class: "entry", dataset: { id: a.id } }, avatar(a.username),
-    el("span", { class: "text" }, el("span", { class: "tag" }, a.type), describe(a),
-      a.type === "comment" && a.taskId ? [" on ", el("a", { href: `/tasks/${encodeURIComponent(a.taskId)}` }, a.taskId)] : null),
+    el("span", { class: "text" }, el("span", { class: "tag" }, a.type), describe(a)),
     el("span", { class: "time", title: a.timestamp }, ago(a.timestamp)));
 }
 
@@ -291,6 +294,7 @@ function remember(taskId) {
 }
 
 // --- start ---------------------------------------------------------------------------------------------
+document.querySelector(".me .avatar").dataset.initials = initials(me.username);
 $("jump").addEventListener("submit", (event) => {
   event.preventDefault();
   const task = $("jump-input").value.trim();
