@@ -4,6 +4,15 @@ import time
 
 import socketio
 
+from devtracker.client.realtime import _InlineEngineIO
+
+
+class _InOrderClient(socketio.Client):
+    """Stock python-socketio hands each message to a new thread; record them in arrival order."""
+
+    def _engineio_client_class(self):
+        return _InlineEngineIO
+
 
 class RecordingClient:
     """A python-socketio client keeping (event, payload) pairs in arrival order."""
@@ -15,7 +24,7 @@ class RecordingClient:
         self.transport = transport
         self.events = []
         self._cond = threading.Condition()
-        self.sio = socketio.Client(reconnection=reconnect, reconnection_delay=0.2,
+        self.sio = _InOrderClient(reconnection=reconnect, reconnection_delay=0.2,
                                    reconnection_delay_max=1)
         self.sio.on("*", self._record)
         self.sio.on("connect_error", lambda data: self._record("connect_error", data))

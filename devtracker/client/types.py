@@ -1,0 +1,162 @@
+"""Typed shapes of the DevTracker Realtime payloads (SPEC §3), for editors and type checkers.
+
+At runtime every payload is a plain ``dict``; these TypedDicts only describe it::
+
+    from devtracker.client.types import Notification
+
+    def show(note: Notification) -> None:
+        print(note["id"], note["title"], note["read"])
+
+    show({"id": 1, "type": "mention", "title": "Hi", "message": "m", "taskId": None,
+          "data": None, "timestamp": "2024-01-01T00:00:00Z", "read": False})
+"""
+from typing import Any, Literal, NotRequired, TypedDict
+
+Status = Literal["online", "away", "offline"]
+NotificationType = Literal["mention", "assignment", "comment", "update", "deadline", "system"]
+ActivityType = Literal["task", "comment", "user", "project"]
+TaskAction = Literal["created", "updated", "deleted", "status_changed"]
+
+
+class UserPresence(TypedDict):
+    """One user across all their devices (`user:online`, `presence:update`, ...)."""
+
+    userId: str
+    username: str
+    status: Status
+    lastSeen: str | None
+    currentTask: str | None
+    devices: int
+
+
+class TaskUpdate(TypedDict):
+    """`task:updated`, and what `ServiceClient.publish_task_update` returns."""
+
+    taskId: str
+    action: TaskAction
+    task: dict[str, Any]
+    userId: str
+    username: str
+    timestamp: str
+
+
+class Notification(TypedDict):
+    """`notification`, and what `ServiceClient.notify` returns."""
+
+    id: int
+    type: NotificationType
+    title: str
+    message: str
+    taskId: str | None
+    data: dict[str, Any] | None
+    timestamp: str
+    read: bool
+
+
+class Activity(TypedDict):
+    """`activity:feed`, and what `ServiceClient.record_activity` returns."""
+
+    id: int
+    type: ActivityType
+    userId: str
+    username: str
+    action: str
+    target: str
+    taskId: str | None
+    data: dict[str, Any] | None
+    timestamp: str
+
+
+class Viewer(TypedDict):
+    """One user viewing a task."""
+
+    userId: str
+    username: str
+    status: Status
+
+
+class ViewersState(TypedDict):
+    """`task:join`'s ack data and `GET /task/<taskId>/users`."""
+
+    taskId: str
+    viewingUsers: list[Viewer]
+    typingUsers: list[str]
+    totalViewing: int
+
+
+class ReadState(TypedDict):
+    """`notification:read`: the ids that turned read and the user's unread count."""
+
+    ids: list[int]
+    unreadCount: int
+
+
+class TypingEvent(TypedDict):
+    """`task:typing`, sent to the room on change only."""
+
+    userId: str
+    username: str
+    taskId: str
+    isTyping: bool
+
+
+class ViewerEvent(TypedDict):
+    """`task:user_joined` and `task:user_left`."""
+
+    userId: str
+    username: str
+    taskId: str
+
+
+class ReplayDone(TypedDict):
+    """`replay:done`: how much was replayed, and whether activity hit ACTIVITY_REPLAY_LIMIT."""
+
+    notifications: int
+    activity: int
+    truncated: bool
+
+
+class SystemEvent(TypedDict):
+    """`system:*` broadcasts."""
+
+    message: str
+    data: dict[str, Any] | None
+    timestamp: str
+
+
+class ErrorEvent(TypedDict):
+    """`error`: a failed client event sent without an ack."""
+
+    code: str
+    message: str
+    event: str | None
+    details: NotRequired[dict[str, Any]]
+
+
+class NotificationPage(TypedDict):
+    """`GET /notifications`: newest first; pass `nextCursor` back as `before`."""
+
+    notifications: list[Notification]
+    nextCursor: int | None
+    hasMore: bool
+
+
+class ActivityPage(TypedDict):
+    """`GET /activity`: newest first, or oldest first when paging with `after`."""
+
+    activities: list[Activity]
+    nextCursor: int | None
+    hasMore: bool
+
+
+class BulkNotifications(TypedDict):
+    """`POST /notify`: one stored notification per recipient."""
+
+    count: int
+    notifications: list[Notification]
+
+
+__all__ = ["Activity", "ActivityPage", "ActivityType", "BulkNotifications", "ErrorEvent",
+           "Notification", "NotificationPage", "NotificationType", "ReadState", "ReplayDone",
+           "Status", "SystemEvent", "TaskAction", "TaskUpdate", "TypingEvent", "UserPresence",
+           "Viewer", "ViewerEvent", "ViewersState"]
