@@ -264,6 +264,14 @@ class RealtimeClient:
             return fn
         return register(handler) if handler is not None else register
 
+    def _advance_cursors(self, replay):
+        """`replay:done` says where each stream stands: everything up to there was delivered."""
+        with self._lock:
+            for stream, key in (("notification", "lastNotificationId"), ("activity", "lastActivityId")):
+                newest = replay.get(key) if isinstance(replay, dict) else None
+                if isinstance(newest, int) and (self._cursors[stream] is None or newest > self._cursors[stream]):
+                    self._cursors[stream] = newest
+
     def _fire(self, event, *args):
         with self._lock:
             handlers = list(self._handlers.get(event, ()))
@@ -292,6 +300,7 @@ class RealtimeClient:
         self._fire(event, data, *rest)
         if event == "replay:done":
             self.last_replay = data
+            self._advance_cursors(data)
             reconnected = self._ready.is_set()  # cleared only by connect(): this is a reconnect
             with self._lock:
                 restore = bool(self._tasks) or self._status != "online"

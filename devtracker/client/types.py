@@ -10,7 +10,7 @@ At runtime every payload is a plain ``dict``; these TypedDicts only describe it:
     show({"id": 1, "type": "mention", "title": "Hi", "message": "m", "taskId": None,
           "data": None, "timestamp": "2024-01-01T00:00:00Z", "read": False})
 """
-from typing import Any, Literal, NotRequired, TypedDict
+from typing import Any, Literal, NotRequired, Optional, TypedDict
 
 Status = Literal["online", "away", "offline"]
 NotificationType = Literal["mention", "assignment", "comment", "update", "deadline", "system"]
@@ -109,11 +109,14 @@ class ViewerEvent(TypedDict):
 
 
 class ReplayDone(TypedDict):
-    """`replay:done`: how much was replayed, and whether activity hit ACTIVITY_REPLAY_LIMIT."""
+    """`replay:done`: how much was replayed, whether activity hit ACTIVITY_REPLAY_LIMIT, and where
+    each stream stands (everything up to those ids has been delivered)."""
 
     notifications: int
     activity: int
     truncated: bool
+    lastNotificationId: Optional[int]
+    lastActivityId: Optional[int]
 
 
 class SystemEvent(TypedDict):

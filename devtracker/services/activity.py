@@ -2,7 +2,7 @@
 from datetime import timedelta
 
 from flask import current_app
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 
 from ..extensions import db
 from ..metrics import count_write
@@ -80,6 +80,11 @@ def activity_after(after_id, limit):
                               .order_by(Activity.id.desc()).limit(limit + 1)).scalars().all()
     truncated = len(rows) > limit
     return [serialize_activity(r) for r in reversed(rows[:limit])], truncated
+
+
+def newest_activity_id():
+    """The largest activity id, or None."""
+    return db.session.execute(select(func.max(Activity.id))).scalar()
 
 
 def prune_activity(older_than_days=None, now=None):

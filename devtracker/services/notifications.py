@@ -101,6 +101,11 @@ def unread_notifications(user_id):
     return [serialize_notification(r) for r in db.session.execute(query).scalars()]
 
 
+def newest_notification_id(user_id):
+    """The largest notification id of a user, or None."""
+    return db.session.execute(select(func.max(Notification.id)).where(Notification.user_id == user_id)).scalar()
+
+
 def unread_count(user_id):
     """How many unread notifications a user has."""
     return db.session.execute(

@@ -102,6 +102,10 @@ export interface ReplayDone {
   activity: number;
   /** Whether the activity replay hit `ACTIVITY_REPLAY_LIMIT` (older ones were skipped). */
   truncated: boolean;
+  /** The newest notification id of the user: everything up to it has been delivered (null: none yet). */
+  lastNotificationId: number | null;
+  /** The newest activity id: pass it back as `lastActivityId` to resume the feed (null: none yet). */
+  lastActivityId: number | null;
 }
 
 /** `system:*` (sent by `POST /broadcast`). */
@@ -233,7 +237,7 @@ export interface RealtimeClientOptions {
   lastNotificationId?: number | null;
   /** Resume the activity feed after this id (without it: no activity replay on the first connection). */
   lastActivityId?: number | null;
-  /** Ask `GET /activity?limit=1` for the newest id when no activity was seen yet (default true). */
+  /** Take the activity position from `replay:done` when no activity was seen yet (default true). */
   resumeActivity?: boolean;
   /** REST API base (default `url + "/api/v1/realtime"`). */
   apiUrl?: string;

@@ -96,8 +96,8 @@ const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
  *   without it the first connection replays the user's unread notifications.
  * @property {number|null} [lastActivityId] Resume the activity feed after this id; without it the first
  *   connection replays no activity.
- * @property {boolean} [resumeActivity=true] When no activity has been seen yet, ask the REST API once
- *   (`GET /activity?limit=1`) for the newest id, so that a reconnect still replays the activity missed.
+ * @property {boolean} [resumeActivity=true] Take the activity position from `replay:done` when no activity
+ *   has been seen yet, so that a reconnect still replays the activity missed meanwhile.
  * @property {string} [apiUrl] Base URL of the REST API (default `url + "/api/v1/realtime"`).
  * @property {object} [socketOptions] Any other socket.io-client option (`extraHeaders`, `timeout`, ...).
  */
@@ -131,14 +131,12 @@ export class RealtimeClient {
   #presence = "online";
   #notificationCursor = null;
   #activityCursor = null;
-  #activityBaseline = null;
   #ready = false;
   #everReady = false;
   #readyWaiters = [];
   #connecting = null;
   #lastReplay = null;
   #lastServerError = null;
-  #baselineRequested = false;
 
   /**
    * @param {RealtimeClientOptions} options
@@ -428,8 +426,7 @@ export class RealtimeClient {
   #handshakeAuth() {
     const auth = { token: this.#token };
     if (this.#notificationCursor !== null) auth.lastNotificationId = this.#notificationCursor;
-    const activity = this.#activityCursor ?? this.#activityBaseline;
-    if (activity !== null) auth.lastActivityId = activity;
+    if (this.#activityCursor !== null) auth.lastActivityId = this.#activityCursor;
     return auth;
   }
 
@@ -488,6 +485,7 @@ export class RealtimeClient {
     this.#ready = true;
     this.#everReady = true;
     this.#lastReplay = replay;
+    this.#advanceCursors(replay);
     if (this.#connecting) {
       clearTimeout(this.#connecting.timer);
       this.#connecting.resolve(replay);
@@ -498,7 +496,6 @@ export class RealtimeClient {
     this.#emit("replay:done", replay);
     const restored = this.#restore();
     waiters.forEach((w) => w.resolve());
-    this.#fetchActivityBaseline();
     restored.then(() => {
       if (this.#ready) this.#emit("connect", { reconnected, replay });
     });
@@ -551,18 +548,16 @@ export class RealtimeClient {
     return attempt;
   }
 
-  #fetchActivityBaseline() {
-    if (!this.#options.resumeActivity || this.#baselineRequested || this.#activityCursor !== null
-        || typeof fetch !== "function") return;
-    this.#baselineRequested = true;
-    const base = this.#options.apiUrl || `${(this.#options.url || "").replace(/\/+$/, "")}${API_PREFIX}`;
-    fetch(`${base}/activity?limit=1`, { headers: { Authorization: `Bearer ${this.#token}` } })
-      .then((response) => (response.ok ? response.json() : null))
-      .then((body) => {
-        const newest = body && body.data && body.data.activities && body.data.activities[0];
-        this.#activityBaseline = newest && isId(newest.id) ? newest.id : 0;
-      })
-      .catch(() => { this.#baselineRequested = false; }); // best effort; tried again next time
+  // replay:done says where each stream stands: everything up to there has been delivered.
+  #advanceCursors(replay) {
+    const newest = replay || {};
+    if (isId(newest.lastNotificationId) && (this.#notificationCursor === null || newest.lastNotificationId > this.#notificationCursor)) {
+      this.#notificationCursor = newest.lastNotificationId;
+    }
+    if (this.#options.resumeActivity && isId(newest.lastActivityId)
+        && (this.#activityCursor === null || newest.lastActivityId > this.#activityCursor)) {
+      this.#activityCursor = newest.lastActivityId;
+    }
   }
 
   #whenReady() {

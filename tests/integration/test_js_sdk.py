@@ -123,7 +123,8 @@ def test_the_sdk_in_node_survives_a_server_restart(live_server):
     assert result["refused"]["invalid"]["isError"] is True
 
     # connect() resolves with replay:done: the unread notification was replayed.
-    assert result["aliceReplay"] == {"notifications": 1, "activity": 0, "truncated": False}
+    assert result["aliceReplay"] == {"notifications": 1, "activity": 0, "truncated": False,
+                                     "lastNotificationId": first_note, "lastActivityId": first_activity}
     assert (result["connectedBefore"], result["connectedAfter"]) == (False, True)
     assert result["unsubscribedCalls"] == 0
 
@@ -153,7 +154,7 @@ def test_the_sdk_in_node_survives_a_server_restart(live_server):
     assert result["awayAck"]["status"] == "away"
 
     # The handshake carries the cursors: the newest notification, and for activity (none seen)
-    # the newest id at connection time, so that the outage's activity is replayed.
+    # the position replay:done gave at connection time, so that the outage's activity is replayed.
     assert ready["alice"] == {"lastNotificationId": note, "lastActivityId": first_activity}
     assert ready["bob"] == {"lastActivityId": first_activity}
 
@@ -169,7 +170,9 @@ def test_the_sdk_in_node_survives_a_server_restart(live_server):
     assert [n["id"] for n in seen("bob", "notification")] == outage["bob"]
     assert [a["id"] for a in seen("alice", "activity:feed")] == outage["activity"]
     assert [a["id"] for a in seen("bob", "activity:feed")] == outage["activity"]
-    assert seen("alice", "replay:done", "after") == [{"notifications": 3, "activity": 1, "truncated": False}]
+    assert seen("alice", "replay:done", "after") == [{
+        "notifications": 3, "activity": 1, "truncated": False,
+        "lastNotificationId": outage["alice"][-1], "lastActivityId": outage["activity"][-1]}]
     assert [c["reconnected"] for c in seen("alice", "connect")] == [False, True]
     assert result["cursorsAfter"] == {"notification": result["live"]["id"],
                                       "activity": outage["activity"][-1]}

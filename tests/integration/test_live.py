@@ -144,8 +144,9 @@ def test_replay_comes_before_live_events_and_says_so(live_server, connect):
     svc = live_server.token(*SVC)
     first = live_server.api("POST", "/activity", svc, json={"type": "task", "action": "created", "target": "A"})
     for i in range(3):
-        live_server.api("POST", "/notify/bob", svc, json={"type": "comment", "title": f"c{i}", "message": "m"})
-        live_server.api("POST", "/activity", svc, json={"type": "comment", "action": "commented", "target": f"T{i}"})
+        note = live_server.api("POST", "/notify/bob", svc, json={"type": "comment", "title": f"c{i}", "message": "m"})
+        last = live_server.api("POST", "/activity", svc, json={"type": "comment", "action": "commented",
+                                                                "target": f"T{i}"})
     bob = connect("bob", lastNotificationId=1, lastActivityId=first["id"])
     names = [e for e, _ in bob.events]
     done = names.index("replay:done")
@@ -153,7 +154,8 @@ def test_replay_comes_before_live_events_and_says_so(live_server, connect):
     assert [n["title"] for n in bob.named("notification")] == ["c1", "c2"]
     assert [a["target"] for a in bob.named("activity:feed")] == ["T0", "T1", "T2"]
     assert all(names.index(e) < done for e in ("notification", "activity:feed"))
-    assert bob.named("replay:done") == [{"notifications": 2, "activity": 3, "truncated": False}]
+    assert bob.named("replay:done") == [{"notifications": 2, "activity": 3, "truncated": False,
+                                         "lastNotificationId": note["id"], "lastActivityId": last["id"]}]
 
 
 def test_a_restart_replays_persisted_notifications(live_server, connect):

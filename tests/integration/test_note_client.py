@@ -34,7 +34,8 @@ def test_a_client_from_the_product_note_sees_every_event(live_server):
     presence = payloads("bob", "presence:list")[0]
     assert {p["userId"] for p in presence} == {"alice", "bob"}
     assert set(presence[0]) == {"userId", "username", "status", "lastSeen", "currentTask", "devices"}
-    assert payloads("bob", "replay:done") == [{"notifications": 0, "activity": 0, "truncated": False}]
+    assert payloads("bob", "replay:done") == [{"notifications": 0, "activity": 0, "truncated": False,
+                                               "lastNotificationId": None, "lastActivityId": None}]
     assert payloads("alice", "task:user_joined") == [
         {"userId": "bob", "username": "bob@example.com", "taskId": "task_123"}]
     assert [t["isTyping"] for t in payloads("alice", "task:typing")] == [True, False]

@@ -94,7 +94,8 @@ def test_connect_replays_unread_then_delivers_typed_live_events(live_server, rea
     bob.connect()
     # connect() returns after replay:done, so the replayed notification is already handled.
     assert seen.named("notification") == [old]
-    assert seen.named("replay:done") == [{"notifications": 1, "activity": 0, "truncated": False}]
+    assert seen.named("replay:done") == [{"notifications": 1, "activity": 0, "truncated": False,
+                                          "lastNotificationId": old["id"], "lastActivityId": None}]
     assert bob.notification_cursor == old["id"] and bob.activity_cursor is None
 
     bob.join_task("task_1")
@@ -119,7 +120,8 @@ def test_a_long_replay_arrives_whole_over_long_polling(realtime, service):
     seen = Recorder(bob, "notification")
     bob.connect()
     assert [n["id"] for n in seen.named("notification")] == [n["id"] for n in sent]
-    assert bob.last_replay == {"notifications": 40, "activity": 0, "truncated": False}
+    assert bob.last_replay == {"notifications": 40, "activity": 0, "truncated": False,
+                               "lastNotificationId": sent[-1]["id"], "lastActivityId": None}
 
 
 def test_saved_cursors_resume_without_duplicates(realtime, service):

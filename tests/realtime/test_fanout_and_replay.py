@@ -170,7 +170,9 @@ def test_cursors_replay_exactly_what_is_newer_in_order_before_replay_done(client
     assert sorted(names(packets)[2:-2]) == ["activity:feed"] * 2 + ["notification"] * 2
     assert payloads(packets, "notification") == notes[1:]
     assert payloads(packets, "activity:feed") == acts[1:]
-    assert payloads(packets, "replay:done") == [{"notifications": 2, "activity": 2, "truncated": False}]
+    assert payloads(packets, "replay:done") == [{"notifications": 2, "activity": 2, "truncated": False,
+                                                 "lastNotificationId": notes[-1]["id"],
+                                                 "lastActivityId": acts[-1]["id"]}]
     live_note, live_act = notify(rest, "alice", "live"), activity(rest, "live")
     assert names(drain(sock)) == ["notification", "activity:feed"]  # live, once each
     assert live_note["id"] > notes[-1]["id"] and live_act["id"] > acts[-1]["id"]
@@ -178,20 +180,24 @@ def test_cursors_replay_exactly_what_is_newer_in_order_before_replay_done(client
 
 def test_without_cursors_only_unread_notifications_and_no_activity_are_replayed(client, auth, sockets, rest):
     notes = [notify(rest, "alice", f"n{i}") for i in range(3)]
-    activity(rest)
+    act = activity(rest)
     assert_ok(client.post(f"{API}/notifications/{notes[0]['id']}/read", headers=auth("alice")))
     sock = sockets.connect("alice")
     assert names(sock.handshake) == ["authenticated", "presence:list", "notification", "notification",
                                      "replay:done", "user:online"]
     assert payloads(sock.handshake, "notification") == notes[1:]
-    assert payloads(sock.handshake, "replay:done") == [{"notifications": 2, "activity": 0, "truncated": False}]
+    assert payloads(sock.handshake, "replay:done") == [{"notifications": 2, "activity": 0, "truncated": False,
+                                                        "lastNotificationId": notes[-1]["id"],
+                                                        "lastActivityId": act["id"]}]
 
 
 def test_cursors_at_the_latest_ids_replay_nothing(sockets, rest):
     note, act = notify(rest, "alice"), activity(rest)
     sock = sockets.connect("alice", lastNotificationId=note["id"], lastActivityId=act["id"])
     assert names(sock.handshake) == ["authenticated", "presence:list", "replay:done", "user:online"]
-    assert payloads(sock.handshake, "replay:done") == [{"notifications": 0, "activity": 0, "truncated": False}]
+    assert payloads(sock.handshake, "replay:done") == [{"notifications": 0, "activity": 0, "truncated": False,
+                                                        "lastNotificationId": note["id"],
+                                                        "lastActivityId": act["id"]}]
 
 
 @pytest.mark.parametrize("config_overrides", [{"ACTIVITY_REPLAY_LIMIT": 3}])
@@ -199,7 +205,11 @@ def test_activity_replay_is_capped_to_the_newest(sockets, rest):
     acts = [activity(rest, f"a{i}") for i in range(6)]
     sock = sockets.connect("alice", lastActivityId=acts[0]["id"])
     assert payloads(sock.handshake, "activity:feed") == acts[3:]
-    assert payloads(sock.handshake, "replay:done") == [{"notifications": 0, "activity": 3, "truncated": True}]
+    assert payloads(sock.handshake, "replay:done") == [{"notifications": 0, "activity": 3, "truncated": True,
+                                                        "lastNotificationId": None,
+                                                        "lastActivityId": acts[-1]["id"]}]
     exact = sockets.connect("bob", lastActivityId=acts[2]["id"])
     assert payloads(exact.handshake, "activity:feed") == acts[3:]
-    assert payloads(exact.handshake, "replay:done") == [{"notifications": 0, "activity": 3, "truncated": False}]
+    assert payloads(exact.handshake, "replay:done") == [{"notifications": 0, "activity": 3, "truncated": False,
+                                                         "lastNotificationId": None,
+                                                         "lastActivityId": acts[-1]["id"]}]
