@@ -69,6 +69,10 @@ def register_extensions(app):
         engineio_logger=False,
     )
     init_namespace(app, socketio)
+    if not app.config["WEBSOCKET_COMPRESSION"]:
+        from .realtime.compression import DeclineCompression
+
+        app.wsgi_app = DeclineCompression(app.wsgi_app)
     init_metrics(app)
 
 
