@@ -41,6 +41,12 @@ class _PresenceCollector:
             gauge = GaugeMetricFamily(f"devtracker_{name}", f"{key} now")
             gauge.add_metric([], stats.get(key, 0))
             yield gauge
+        from .extensions import socketio
+        engine = getattr(socketio.server, "eio", None)
+        gauge = GaugeMetricFamily("devtracker_connections", "Engine.IO connections held by this process "
+                                                            "(authenticated or not)")
+        gauge.add_metric([], len(engine.sockets) if engine is not None else 0)
+        yield gauge
 
 
 def count_write(kind, amount=1):

@@ -30,7 +30,7 @@ class LeanSocket:
         opening = await self.ws.recv()
         if not opening.startswith("0"):
             raise ConnectionError(f"unexpected opening packet {opening[:40]!r}")
-        await self.ws.send("40" + json.dumps(self.auth))
+        await self.ws.send("40" + (json.dumps(self.auth) if self.auth else ""))
         self.reader = asyncio.create_task(self._read())
         await asyncio.wait_for(self.connected.wait(), timeout)
         if self.refused is not None:
