@@ -9,17 +9,16 @@ skipped locally with the reason, and a failure when REQUIRE_SERVICES=1 (CI).
 """
 import os
 import time
-import uuid
 
 import jwt as pyjwt
 import pytest
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import text
 
 from devtracker import create_app
 from devtracker.config import TestConfig, normalise_database_url
 from devtracker.extensions import db as _db
 from devtracker.extensions import socketio
+from tests.databases import fresh_database, postgres_problem
 
 SECRET = "test-secret-that-is-long-enough-for-hs256"
 PG_DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/test"
@@ -33,34 +32,15 @@ def require_service(name, reason):
     pytest.skip(message)
 
 
-def _probe_postgres(url):
-    engine = create_engine(normalise_database_url(url))
-    try:
-        with engine.connect() as conn:
-            conn.execute(text("SELECT 1"))
-        return None
-    except Exception as exc:  # any failure means "not reachable"; the reason is reported
-        return str(exc).splitlines()[0]
-    finally:
-        engine.dispose()
-
-
 @pytest.fixture(scope="session")
 def postgres_url():
     """A URL of a PostgreSQL database of this test session's own (dropped at the end)."""
     base = os.environ.get("PG_TEST_URL", PG_DEFAULT_URL)
-    problem = _probe_postgres(base)
+    problem = postgres_problem(base)
     if problem:
         require_service("PostgreSQL", f"{base}: {problem}")
-    name = f"devtracker_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
-    admin = create_engine(normalise_database_url(base), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = make_url(normalise_database_url(base)).set(database=name)
-    yield url.render_as_string(hide_password=False)
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    with fresh_database(base, "devtracker_test") as url:
+        yield url
 
 
 def _test_database_url(request):
@@ -77,23 +57,16 @@ def postgres_url_for_suite():
     """The suite's PostgreSQL database (TEST_DATABASE_URL names the server), migrated once."""
     base = os.environ["TEST_DATABASE_URL"]
     os.environ.setdefault("PG_TEST_URL", base)
-    problem = _probe_postgres(base)
+    problem = postgres_problem(base)
     if problem:
         pytest.exit(f"TEST_DATABASE_URL is set but PostgreSQL is not reachable: {problem}", returncode=3)
-    name = f"devtracker_suite_{os.getpid()}_{uuid.uuid4().hex[:6]}"
-    admin = create_engine(normalise_database_url(base), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = make_url(normalise_database_url(base)).set(database=name).render_as_string(hide_password=False)
-    app = create_app(make_config(url))
-    with app.app_context():
-        from flask_migrate import upgrade
-        upgrade()
-        _db.engine.dispose()
-    yield url
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    with fresh_database(base, "devtracker_suite") as url:
+        app = create_app(make_config(url))
+        with app.app_context():
+            from flask_migrate import upgrade
+            upgrade()
+            _db.engine.dispose()
+        yield url
 
 
 def make_config(database_url, **overrides):

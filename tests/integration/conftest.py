@@ -1,12 +1,9 @@
 """Integration fixtures: a real server process (`python app.py`) and real Socket.IO clients."""
 import os
-import uuid
 
 import pytest
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 
-from devtracker.config import normalise_database_url
+from tests.databases import fresh_database
 
 from .clients import RecordingClient
 from .server import LiveServer
@@ -21,15 +18,8 @@ def database_url(request, tmp_path):
     if not configured.startswith(("postgres://", "postgresql")):
         yield f"sqlite:///{tmp_path / 'live.db'}"
         return
-    base = normalise_database_url(configured)
-    name = f"devtracker_it_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(base, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    yield make_url(base).set(database=name).render_as_string(hide_password=False)
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    with fresh_database(configured, "devtracker_it") as url:
+        yield url
 
 
 @pytest.fixture

@@ -6,11 +6,9 @@ import uuid
 
 import pytest
 import redis as redis_lib
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 
-from devtracker.config import normalise_database_url
 from tests.conftest import PG_DEFAULT_URL, require_service
+from tests.databases import fresh_database, postgres_problem
 
 from .clients import RecordingClient
 from .server import LiveServer
@@ -36,19 +34,12 @@ def redis_prefix():
 @pytest.fixture
 def shared_database():
     """A fresh PostgreSQL database the nodes share."""
-    base = normalise_database_url(os.environ.get("PG_TEST_URL", PG_DEFAULT_URL))
-    try:
-        admin = create_engine(base, isolation_level="AUTOCOMMIT")
-        admin.connect().close()
-    except Exception as exc:  # any failure to reach it: the reason is reported
-        require_service("PostgreSQL", f"{base}: {str(exc).splitlines()[0]}")
-    name = f"devtracker_cluster_{uuid.uuid4().hex[:8]}"
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    yield make_url(base).set(database=name).render_as_string(hide_password=False)
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    base = os.environ.get("PG_TEST_URL", PG_DEFAULT_URL)
+    problem = postgres_problem(base)
+    if problem:
+        require_service("PostgreSQL", f"{base}: {problem}")
+    with fresh_database(base, "devtracker_cluster") as url:
+        yield url
 
 
 @pytest.fixture
