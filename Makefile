@@ -28,9 +28,14 @@ node_modules/.installed: package.json package-lock.json
 	@npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
+bench/reference/node/node_modules/.installed: bench/reference/node/package.json bench/reference/node/package-lock.json
+	@echo "==> installing the Node.js reference server for the benchmark (npm ci)"
+	@npm ci --prefix bench/reference/node --no-audit --no-fund --loglevel=error
+	@touch $@
+
 install: $(BIN)/.installed node_modules/.installed ## Create .venv and node_modules with the runtime dependencies
 
-install-dev: $(BIN)/.installed-dev node_modules/.installed ## Create .venv with the test dependencies too
+install-dev: $(BIN)/.installed-dev node_modules/.installed bench/reference/node/node_modules/.installed ## Create .venv with the test dependencies too
 
 run: install ## Migrate and serve on http://$${HOST:-127.0.0.1}:$${PORT:-5000}
 	$(BIN)/python app.py
@@ -48,4 +53,4 @@ test-postgres: install-dev ## Run the test suite on PostgreSQL ($(PG_TEST_URL))
 	TEST_DATABASE_URL=$(PG_TEST_URL) $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 clean: ## Remove .venv, node_modules and caches
-	rm -rf $(VENV) node_modules .pytest_cache
+	rm -rf $(VENV) node_modules bench/reference/node/node_modules .pytest_cache

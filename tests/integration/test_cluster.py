@@ -264,3 +264,27 @@ def test_gunicorn_serves_a_real_client(shared_database, redis_prefix, tmp_path, 
             bob.disconnect()
     finally:
         node.stop()
+
+
+def test_a_rest_call_to_one_node_reaches_sockets_on_the_others(cluster, clients):
+    import json
+    import statistics
+    a, b, c = cluster(3)
+    receivers = [clients(b, "bob"), clients(c, "bob", transport="polling")]
+    latencies = []
+    for i in range(30):
+        sent = time.perf_counter()
+        note = a.api("POST", "/notify/bob", a.token(*SVC), json={"type": "update", "title": f"n{i}", "message": "m"})
+        for receiver in receivers:
+            receiver.wait_for("notification", lambda n, nid=note["id"]: n["id"] == nid)
+        latencies.append((time.perf_counter() - sent) * 1000)
+    for receiver in receivers:
+        assert len(receiver.named("notification")) == 30  # each exactly once
+    latencies.sort()
+    report = {"rest_to_other_nodes_ms": {"p50": round(statistics.median(latencies), 1),
+                                         "max": round(latencies[-1], 1)}}
+    artifacts = os.path.join(os.path.dirname(__file__), "..", "..", "test-artifacts")
+    os.makedirs(artifacts, exist_ok=True)
+    with open(os.path.join(artifacts, "cluster-latency.json"), "w") as out:
+        json.dump(report, out, indent=2)
+    print("\ncluster:", report)

@@ -1,0 +1,80 @@
+"""Server-rendered pages: sign-in, the pages behind it, vendored browser builds, HTML errors."""
+import os
+
+import pytest
+
+from devtracker import create_app
+from tests.conftest import make_config
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def test_pages_redirect_to_sign_in_until_signed_in(client):
+    response = client.get("/tasks/task_1")
+    assert response.status_code == 302 and response.headers["Location"].startswith("/signin?next=/tasks/task_1")
+
+
+def test_the_demo_sign_in_mints_a_token_and_opens_the_dashboard(client):
+    response = client.post("/signin?next=/tasks/task_7", data={"name": "Alice Smith", "role": "admin"})
+    assert response.status_code == 302 and response.headers["Location"] == "/tasks/task_7"
+    page = client.get("/tasks/task_7").get_data(as_text=True)
+    assert 'data-user-id="alice-smith"' in page and 'data-role="admin"' in page and 'data-task-id="task_7"' in page
+    assert client.post("/signout").status_code == 302
+    assert client.get("/").status_code == 302
+
+
+def test_a_token_from_the_main_app_signs_in(client, token_for):
+    response = client.post("/signin", data={"token": token_for("bob", username="Bob")})
+    assert response.status_code == 302
+    assert 'data-user-id="bob"' in client.get("/").get_data(as_text=True)
+
+
+def test_a_bad_token_is_refused_with_the_reason(client):
+    response = client.post("/signin", data={"token": "not-a-token"})
+    assert response.status_code == 400 and "not valid" in response.get_data(as_text=True)
+
+
+def test_an_open_redirect_is_not_followed(client):
+    response = client.post("/signin?next=//evil.example/", data={"name": "Alice"})
+    assert response.headers["Location"] == "/"
+
+
+@pytest.fixture
+def production_client(tmp_path):
+    config = make_config(f"sqlite:///{tmp_path / 'p.db'}", DEMO_LOGIN_ENABLED=False)
+    app = create_app(config)
+    yield app.test_client()
+    app.extensions["devtracker.namespace"].stop()
+
+
+def test_production_has_no_demo_sign_in(production_client, token_for):
+    page = production_client.get("/signin").get_data(as_text=True)
+    assert 'id="demo-signin"' not in page and 'name="token"' in page
+    refused = production_client.post("/signin", data={"name": "Mallory", "role": "admin"})
+    assert refused.status_code == 400
+    assert production_client.get("/").status_code == 302  # still not signed in
+
+
+def test_the_production_config_turns_demo_sign_in_off_and_needs_a_secret(monkeypatch):
+    from devtracker.config import ConfigError, load_config
+    monkeypatch.setenv("JWT_SECRET_KEY", "s" * 40)
+    assert load_config("production").DEMO_LOGIN_ENABLED is False
+    monkeypatch.setenv("JWT_SECRET_KEY", "short")
+    with pytest.raises(ConfigError):
+        load_config("production")
+
+
+def test_socket_io_client_is_served_from_node_modules(client):
+    if not os.path.isdir(os.path.join(ROOT, "node_modules", "socket.io-client")):
+        from tests.conftest import require_service
+        require_service("socket.io-client in node_modules", "run npm ci (make test does)")
+    response = client.get("/vendor/socket.io-client/socket.io.esm.min.js")
+    assert response.status_code == 200 and b"export" in response.data
+    assert client.get("/vendor/left-pad/index.js").status_code == 404
+
+
+def test_browsers_get_an_html_error_page_and_the_api_an_envelope(client):
+    page = client.get("/no/such/page", headers={"Accept": "text/html"})
+    assert page.status_code == 404 and page.mimetype == "text/html"
+    api = client.get("/api/v1/realtime/nope", headers={"Accept": "text/html"})
+    assert api.status_code == 404 and api.get_json()["error"]["code"] == "NOT_FOUND"
