@@ -121,6 +121,7 @@ class Config:
         self.PING_TIMEOUT = env_int("PING_TIMEOUT", 60, 1)
         self.MAX_CONNECTIONS = env_int("MAX_CONNECTIONS", 10000, 1)
         self.WEBSOCKET_COMPRESSION = env_bool("WEBSOCKET_COMPRESSION", False)
+        self.BROADCAST_FAST_PATH = env_bool("BROADCAST_FAST_PATH", True)
 
         # Realtime semantics (SPEC §1, §4).
         self.AUTH_TIMEOUT_SECONDS = env_float("AUTH_TIMEOUT_SECONDS", 10.0)

@@ -3,7 +3,7 @@ import time
 
 from flask import Response, current_app, g, request
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 EXTENSION_KEY = "devtracker.metrics"
@@ -47,6 +47,14 @@ class _PresenceCollector:
                                                             "(authenticated or not)")
         gauge.add_metric([], len(engine.sockets) if engine is not None else 0)
         yield gauge
+        manager = getattr(socketio.server, "manager", None)
+        if getattr(manager, "send_idle", None) is not None:
+            counter = CounterMetricFamily("devtracker_fanout_deliveries",
+                                          "Broadcast deliveries by path: fast (one frame, direct send) or queued",
+                                          labels=["path"])
+            counter.add_metric(["fast"], manager.fast_deliveries)
+            counter.add_metric(["queued"], manager.queued_deliveries)
+            yield counter
 
 
 def count_write(kind, amount=1):

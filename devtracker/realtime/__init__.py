@@ -25,9 +25,13 @@ def client_manager(app):
     from .manager import RealtimeManager, RealtimeRedisManager
 
     if app.config["REDIS_URL"]:
-        return RealtimeRedisManager(app.config["REDIS_URL"],
-                                    channel=f"{app.config['REDIS_KEY_PREFIX']}:socketio")
-    return RealtimeManager()
+        manager = RealtimeRedisManager(app.config["REDIS_URL"],
+                                       channel=f"{app.config['REDIS_KEY_PREFIX']}:socketio")
+    else:
+        manager = RealtimeManager()
+    if app.config["ASYNC_MODE"] == "eventlet" and app.config["BROADCAST_FAST_PATH"]:
+        manager.use_fast_path()
+    return manager
 
 
 def init_namespace(app, socketio):
