@@ -322,8 +322,9 @@ def test_a_server_restart_loses_nothing_and_restores_rooms(live_server, realtime
     seen = Recorder(bob, "notification", "activity:feed", "reconnect", "disconnect")
     bob.join_task("task_1")
     bob.update_presence("away")
-    producer_client = ServiceClient(live_server.url, live_server.token(*SVC), retries=20,
-                                    backoff_initial=0.05, backoff_max=0.3)
+    # Enough retries to outlast a restart on a busy machine (about 40 s).
+    producer_client = ServiceClient(live_server.url, live_server.token(*SVC), retries=50,
+                                    backoff_initial=0.05, backoff_max=1)
     first = producer_client.record_activity("project", "started", "the run")
     seen.wait_for("activity:feed")  # bob now has an activity cursor to resume from
     notes, activities, stop = [], [first["id"]], threading.Event()
