@@ -13,3 +13,7 @@ if (os.environ.get("ASYNC_MODE") or "eventlet") == "eventlet":
 from devtracker import create_app  # noqa: E402
 
 app = create_app(os.environ.get("DEVTRACKER_ENV") or "production")
+if app.config["ASYNC_MODE"] == "eventlet":
+    from devtracker.server import tune_eventlet_buffers
+
+    tune_eventlet_buffers()  # gunicorn's eventlet worker serves with eventlet.wsgi too

@@ -16,6 +16,21 @@ def raise_open_file_limit(wanted):
     return soft
 
 
+def tune_eventlet_buffers():
+    """Smaller per-connection buffers in eventlet's WSGI server.
+
+    Each connection keeps its request reader (8 KiB) and response writer (16 KiB) buffers for
+    its whole life, though a websocket stops using them after the upgrade. Request heads fit in
+    2 KiB reads; larger bodies and responses bypass small buffers anyway. Measured on 10,000
+    held connections: 63.4 → 60.6 KiB of RSS each (most of those buffers are never touched,
+    so never resident; the rest of the cost is elsewhere).
+    """
+    import eventlet.wsgi
+
+    eventlet.wsgi.HttpProtocol.rbufsize = 2048
+    eventlet.wsgi.HttpProtocol.wbufsize = 4096
+
+
 def serve(app, host, port):
     """Listen and serve forever; eventlet (default), gevent or threading."""
     from .extensions import socketio
@@ -32,6 +47,7 @@ def serve(app, host, port):
         import eventlet
         import eventlet.wsgi
 
+        tune_eventlet_buffers()
         listener = eventlet.listen((host, port), backlog=LISTEN_BACKLOG)
         # eventlet's server stops accepting at max_size connections (1,024 unless raised).
         eventlet.wsgi.server(listener, app, max_size=max_connections, log_output=access_log,
