@@ -1,5 +1,9 @@
 """Development entry point: `python app.py` (what `make run` starts). See `--help`."""
 import os
+import warnings
+
+# eventlet is in bug-fix-only mode and says so at length on import; our docs say it once.
+warnings.filterwarnings("ignore", message=r"(?s).*Eventlet is deprecated")
 
 # Monkey-patch first, before Flask or anything that imports socket/threading.
 ASYNC_MODE = os.environ.get("ASYNC_MODE") or "eventlet"

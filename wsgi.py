@@ -3,6 +3,10 @@
 One worker per process (Socket.IO needs sticky sessions); scale with more processes.
 """
 import os
+import warnings
+
+# eventlet is in bug-fix-only mode and says so at length on import; our docs say it once.
+warnings.filterwarnings("ignore", message=r"(?s).*Eventlet is deprecated")
 
 # Monkey-patch first, before Flask or anything that imports socket/threading.
 if (os.environ.get("ASYNC_MODE") or "eventlet") == "eventlet":
