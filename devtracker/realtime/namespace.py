@@ -13,7 +13,8 @@ from flask import current_app, request
 from flask_socketio import ConnectionRefusedError, Namespace
 
 from ..auth import ID_RE, Principal, principal_from_token
-from ..errors import AppError, Forbidden, InvalidInput, RateLimited, Unauthorized, error_body
+from ..errors import (AppError, Forbidden, InvalidInput, RateLimited, Unauthorized, Unavailable,
+                      error_body)
 from ..errors import from_exception, ok_body
 from ..models.base import MAX_ID, isoformat
 from ..schemas.notification import MarkReadSchema
@@ -139,7 +140,7 @@ class RealtimeNamespace(Namespace):
         they reach it in the order they are sent here.
         """
         self.socketio.emit(event, data, to=to, skip_sid=skip_sid, namespace=self.namespace,
-                           ignore_queue=to in self.sockets)
+                           ignore_queue=isinstance(to, str) and to in self.sockets)
 
     def _dispatch(self, event, *args):
         sid = request.sid
@@ -172,17 +173,19 @@ class RealtimeNamespace(Namespace):
     def on_connect(self, auth=None):
         sid = request.sid
         self.housekeeper.start()
+        state = self._new_state(sid)
         try:
             token, cursors = parse_auth(auth)
             principal = principal_from_token(token) if token else None
+            self.sockets[sid] = state
+            if principal is not None:
+                self._start_session(state, principal)
         except AppError as exc:
-            raise ConnectionRefusedError(exc.message, {"code": exc.code, "message": exc.message}) from None
-        state = self._new_state(sid)
-        self.sockets[sid] = state
+            self.sockets.pop(sid, None)
+            raise ConnectionRefusedError(exc.message, exc.to_dict()) from None
         if principal is None:
             self.housekeeper.at(time.time() + self.config["AUTH_TIMEOUT_SECONDS"], "auth", sid)
             return True
-        self._start_session(state, principal)
         # The handshake's answer (CONNECT) is sent after this returns; what follows must come after it.
         self.socketio.start_background_task(self._finish_handshake, sid, cursors)
         return True
@@ -219,9 +222,14 @@ class RealtimeNamespace(Namespace):
     def _start_session(self, state, principal):
         """Register an authenticated socket: presence, rooms, expiry timers. Live events are held."""
         sid, user_id = state.sid, principal.user_id
-        state.principal = principal
         self.gate.open(sid)
-        self.store.add_socket(sid, user_id, principal.username)
+        try:
+            self.store.add_socket(sid, user_id, principal.username)
+        except Exception:  # the presence store (Redis) is unreachable: refuse, do not half-join
+            self.gate.discard(sid)
+            log.exception("could not register %s in presence", sid)
+            raise Unavailable("Presence is unavailable right now; try again shortly.") from None
+        state.principal = principal
         self.enter_room(sid, user_room(user_id))
         self.enter_room(sid, AUTHENTICATED_ROOM)
         self._schedule_expiry(state)
@@ -403,8 +411,11 @@ class RealtimeNamespace(Namespace):
         if self._store_lost:
             return  # nothing to expire until the store is back (the heartbeat notices)
         for presence in self.store.expire_offline(now):
+            try:
+                touch_last_seen(presence["userId"])  # before anyone is told, so REST agrees at once
+            except Exception:  # the database being down must not keep the user online
+                log.warning("could not record when %s was last seen", presence["userId"], exc_info=True)
             self.emit_to("user:offline", presence, to=AUTHENTICATED_ROOM)
-            touch_last_seen(presence["userId"])
         self._expire_typing(now)
 
     def _heartbeat(self):
