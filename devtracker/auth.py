@@ -93,8 +93,8 @@ def auth_required(*roles):
             if roles and principal.role not in roles and principal.role != "admin":
                 raise Forbidden(f"This needs the {' or '.join(roles)} role.")
             g.principal = principal
-            from .services.users import remember_principal
-            remember_principal(principal)
+            from .services.users import remember_principal_safely
+            remember_principal_safely(principal)  # the directory is best effort, never a 500
             return view(*args, **kwargs)
 
         wrapper.auth_roles = roles or ("user", "service", "admin")
