@@ -22,22 +22,26 @@ def _reject_constant(name):
     raise ValueError(f"{name} is not JSON")
 
 
-def _check_text(value, depth=0):
-    """Refuse what JSON allows but the databases cannot store: NUL characters, lone surrogates."""
-    if isinstance(value, str):
-        if "\x00" in value:
-            raise InvalidInput(details={"_schema": ["Strings must not contain NUL characters."]})
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError:
-            raise InvalidInput(details={"_schema": ["Strings must be valid Unicode."]}) from None
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            _check_text(key)
-            _check_text(item)
-    elif isinstance(value, list):
-        for item in value:
-            _check_text(item)
+def _check_text(value):
+    """Refuse what JSON allows but the databases cannot store: NUL characters, lone surrogates.
+
+    Iterative, so a body nested as deep as the JSON parser allows cannot exhaust the stack.
+    """
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                raise InvalidInput(details={"_schema": ["Strings must not contain NUL characters."]})
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError:
+                raise InvalidInput(details={"_schema": ["Strings must be valid Unicode."]}) from None
+        elif isinstance(item, dict):
+            pending.extend(item.keys())
+            pending.extend(item.values())
+        elif isinstance(item, list):
+            pending.extend(item)
 
 
 def read_json_body():
