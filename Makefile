@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PG_TEST_URL ?= postgresql://postgres@127.0.0.1:5432/test
 
-.PHONY: run test test-postgres install install-dev migrate token clean help
+.PHONY: run test test-postgres bench install install-dev migrate token clean help
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-14s %s\n", $$1, $$2}'
@@ -17,7 +17,7 @@ $(BIN)/.installed: requirements.txt
 	@$(BIN)/python -m pip install --disable-pip-version-check -q -r requirements.txt
 	@touch $@
 
-$(BIN)/.installed-dev: $(BIN)/.installed requirements-dev.txt
+$(BIN)/.installed-dev: $(BIN)/.installed requirements-dev.txt bench/requirements.txt
 	@echo "==> installing requirements-dev.txt"
 	@$(BIN)/python -m pip install --disable-pip-version-check -q -r requirements-dev.txt
 	@touch $@
@@ -37,7 +37,7 @@ install: $(BIN)/.installed node_modules/.installed ## Create .venv and node_modu
 
 install-dev: $(BIN)/.installed-dev node_modules/.installed bench/reference/node/node_modules/.installed ## Create .venv with the test dependencies too
 
-run: install ## Migrate and serve on http://$${HOST:-127.0.0.1}:$${PORT:-5000}
+run: install ## Migrate and serve on http://127.0.0.1:5000 (HOST and PORT change it)
 	$(BIN)/python app.py
 
 migrate: install ## Apply database migrations only
@@ -51,6 +51,9 @@ test: install-dev ## Run the test suite (SQLite; TEST_DATABASE_URL selects Postg
 
 test-postgres: install-dev ## Run the test suite on PostgreSQL ($(PG_TEST_URL))
 	TEST_DATABASE_URL=$(PG_TEST_URL) $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+bench: install-dev ## Benchmark against bare Flask-SocketIO and Node socket.io (ARGS="--sizes 1000,5000")
+	$(BIN)/python bench/run.py $(ARGS)
 
 clean: ## Remove .venv, node_modules and caches
 	rm -rf $(VENV) node_modules bench/reference/node/node_modules .pytest_cache

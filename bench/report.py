@@ -1,0 +1,160 @@
+"""Numbers from raw receive records, and the table printed at the end of a run."""
+from array import array
+from collections import Counter
+
+import numpy as np
+
+LATENCY_BUDGET_MS = 1000.0   # a step is sustained when p99 stays under this and nothing is missing
+
+
+def merge_drains(drains):
+    """Worker drains → (seqs, sent, recv) numpy arrays and the presence records."""
+    seqs, sent, recv, presence = array("q"), array("d"), array("d"), []
+    for drain in drains:
+        seqs.frombytes(drain["seqs"])
+        sent.frombytes(drain["sent"])
+        recv.frombytes(drain["recv"])
+        presence.extend(drain["presence"])
+    return (np.frombuffer(seqs, dtype=np.int64) if seqs else np.zeros(0, np.int64),
+            np.frombuffer(sent, dtype=np.float64) if sent else np.zeros(0),
+            np.frombuffer(recv, dtype=np.float64) if recv else np.zeros(0), presence)
+
+
+def percentiles(values_ms):
+    """p50/p99/max of latencies in ms (None when there are none)."""
+    if len(values_ms) == 0:
+        return {"p50": None, "p99": None, "max": None}
+    values = np.asarray(values_ms, dtype=np.float64)
+    return {"p50": round(float(np.percentile(values, 50)), 1),
+            "p99": round(float(np.percentile(values, 99)), 1),
+            "max": round(float(values.max()), 1)}
+
+
+def step_result(records, seq_range, expected_per_message, started, statuses, offered_rate, duration):
+    """Everything about one step: latency of what arrived, what is missing, achieved rates.
+
+    `records` are merged drains; only deliveries whose seq lies in `seq_range` count
+    (late arrivals of an earlier step are ignored). `expected_per_message` is how many
+    sockets each trigger must reach. `statuses` are the HTTP statuses of the triggers.
+    """
+    seqs, sent, recv, _ = records
+    low, high = seq_range
+    mask = (seqs >= low) & (seqs < high)
+    lat = (recv[mask] - sent[mask]) * 1000.0
+    messages = high - low
+    per_message = Counter(seqs[mask].tolist())
+    complete = sum(1 for s in range(low, high) if per_message.get(s, 0) >= expected_per_message)
+    duplicates = sum(max(0, n - expected_per_message) for n in per_message.values())
+    delivered = int(mask.sum())
+    # The window is the step's nominal length, or longer when deliveries trailed beyond it.
+    span = max(messages / offered_rate, (float(recv[mask].max()) - started) if delivered else 0.0)
+    ok_status = sum(1 for s in statuses if 200 <= s < 300)
+    result = {"offeredPerSecond": offered_rate, "seconds": duration, "messages": messages,
+              "triggersAccepted": ok_status, "expectedDeliveries": messages * expected_per_message,
+              "delivered": delivered, "completeMessages": complete, "duplicates": duplicates,
+              "latencyMs": percentiles(lat),
+              "deliveriesPerSecond": round(delivered / span, 1) if span > 0 else 0.0,
+              "messagesPerSecond": round(ok_status / span, 2) if span > 0 else 0.0}
+    p99 = result["latencyMs"]["p99"]
+    result["sustained"] = bool(complete == messages and ok_status == messages and p99 is not None
+                               and p99 < LATENCY_BUDGET_MS)
+    return result
+
+
+def best_sustained(steps):
+    """The step with the most deliveries/s among those that were sustained (or None)."""
+    good = [s for s in steps if s.get("sustained")]
+    return max(good, key=lambda s: s["deliveriesPerSecond"]) if good else None
+
+
+# --- the table -------------------------------------------------------------------------------
+def _fmt(value, unit=""):
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        value = f"{value:,.1f}" if abs(value) < 100 else f"{value:,.0f}"
+    elif isinstance(value, int):
+        value = f"{value:,}"
+    return f"{value}{unit}"
+
+
+def table_rows(results):
+    """Rows (scenario, metric) → {server: value}, ordered by scenario, size, step and metric."""
+    rows, order = {}, {}
+
+    def put(sort, scenario, metric, server, value):
+        key = (scenario, metric)
+        order.setdefault(key, sort + (len(order),))
+        rows.setdefault(key, {})[server] = value
+
+    for server, data in results.items():
+        scen = data.get("scenarios") or {}
+        for storm in scen.get("connectStorm", []):
+            n, label = storm["target"], f"connect storm {storm['target']}"
+            put((1, n, 0), label, "seconds", server, storm.get("seconds"))
+            put((1, n, 1), label, "sockets ready", server, storm.get("ready"))
+            put((1, n, 2), label, "dropped by server", server, storm.get("droppedByServer"))
+            put((1, n, 3), label, "KiB/socket", server, storm.get("kibPerSocket"))
+        for room in scen.get("roomFanout", []):
+            step = room["step"]
+            label = f"task room {room['viewers']} viewers @{step['offeredPerSecond']:g}/s"
+            put((2, room["viewers"], 0), label, "p50 ms", server, step["latencyMs"]["p50"])
+            put((2, room["viewers"], 1), label, "p99 ms", server, step["latencyMs"]["p99"])
+            put((2, room["viewers"], 2), label, "complete", server,
+                f"{step['completeMessages']}/{step['messages']}")
+        for org in scen.get("orgFanout", []):
+            n = org["target"]
+            for step in org["steps"]:
+                label, rate = f"org {n} @{step['offeredPerSecond']:g}/s", step["offeredPerSecond"]
+                put((3, n, rate, 0), label, "p99 ms", server, step["latencyMs"]["p99"])
+                put((3, n, rate, 1), label, "deliv/s", server, step["deliveriesPerSecond"])
+            best = org.get("sustained")
+            put((3, n, float("inf")), f"org {n} sustained", "deliv/s", server,
+                best["deliveriesPerSecond"] if best else 0.0)
+        notify = scen.get("notify")
+        if notify:
+            users = notify["users"]
+            for step in notify["steps"]:
+                label, rate = f"notify {users} users @{step['offeredPerSecond']:g}/s", step["offeredPerSecond"]
+                put((4, rate, 0), label, "p99 ms", server, step["latencyMs"]["p99"])
+                put((4, rate, 1), label, "achieved/s", server, step["messagesPerSecond"])
+            best = notify.get("sustained")
+            put((4, float("inf")), f"notify {users} users sustained", "notif/s", server,
+                best["messagesPerSecond"] if best else 0.0)
+        churn = scen.get("churn")
+        if churn:
+            label = f"presence churn {churn['churnPerSecond']:g}/s, {churn['observers']} observers"
+            put((5, 0), label, "online p50 ms", server, churn["onlineMs"]["p50"])
+            put((5, 1), label, "online p99 ms", server, churn["onlineMs"]["p99"])
+            put((5, 2), label, "online seen", server, churn["onlineSeenShare"])
+    return {key: rows[key] for key in sorted(rows, key=lambda k: order[k])}
+
+
+def ratio(a, b):
+    if not isinstance(a, (int, float)) or not isinstance(b, (int, float)) or not b:
+        return None
+    return round(a / b, 2)
+
+
+def render_table(results):
+    """The stdout table: one row per scenario/size/step and metric, a column per server, and
+    devtracker/node and devtracker/flask ratios for p99 and deliveries/s."""
+    servers = list(results)
+    rows = table_rows(results)
+    ratio_cols = [ref for ref in ("node", "flask") if ref in servers and "devtracker" in servers]
+    header = ["scenario", "metric"] + servers + [f"dt/{r}" for r in ratio_cols]
+    lines = [header]
+    for (scenario, metric), values in rows.items():
+        line = [scenario, metric] + [_fmt(values.get(s)) for s in servers]
+        for ref in ratio_cols:
+            wanted = metric.startswith("p99") or metric.endswith("/s")
+            line.append(_fmt(ratio(values.get("devtracker"), values.get(ref))) if wanted else "")
+        lines.append(line)
+    widths = [max(len(str(line[i])) for line in lines) for i in range(len(header))]
+    out = []
+    for n, line in enumerate(lines):
+        out.append("  ".join(str(c).ljust(w) if i < 2 else str(c).rjust(w)
+                             for i, (c, w) in enumerate(zip(line, widths))))
+        if n == 0:
+            out.append("  ".join("-" * w for w in widths))
+    return "\n".join(out)

@@ -1,0 +1,251 @@
+"""The five scenarios. Each takes a `Bench` (server, client processes, options, status line)
+and returns plain data for the JSON. Every loop is bounded in count and in time."""
+import itertools
+import time
+from concurrent.futures import ThreadPoolExecutor, wait
+
+from report import best_sustained, merge_drains, percentiles, step_result
+
+
+class Bench:
+    """What a scenario needs: the running server, the client pool, the options, the status line."""
+
+    def __init__(self, server, pool, plan, status):
+        self.server, self.pool, self.plan, self.status = server, pool, plan, status
+        self.seq = itertools.count(1)
+        self.executor = ThreadPoolExecutor(plan.http_threads, thread_name_prefix="trigger")
+
+    def close(self):
+        self.executor.shutdown(wait=False, cancel_futures=True)
+
+    def deliveries(self):
+        return self.pool.progress()[1]
+
+    def drain(self):
+        return merge_drains(self.pool.call_all("drain", timeout=120))
+
+
+def _deflate(index, share):
+    """Spread the deflate-offering sockets evenly: socket i offers it when i*share crosses an integer."""
+    return int((index + 1) * share) > int(index * share)
+
+
+def open_population(bench, count, prefix, task=None, devices=1, timeout=None):
+    """Open `count` sockets (users `prefix-<i // devices>`) across the client processes and wait
+    until each got replay:done (and its task:join ack). Returns timings and failures."""
+    server, pool, plan = bench.server, bench.pool, bench.plan
+    bench.status.update(target=count)
+    specs = [{"token": server.token(f"{prefix}-{i // devices}"), "task": task,
+              "deflate": _deflate(i, plan.deflate_share)} for i in range(count)]
+    timeout = timeout or plan.storm_timeout
+    started = time.time()
+    answers = pool.call_each("connect", [(server.url, part, plan.connect_concurrency, timeout)
+                                         for part in pool.split(specs)], timeout=timeout + 120)
+    ready = sorted(t for a in answers for t in a["readyAt"] if t)
+    opened = sum(a["opened"] for a in answers)
+    errors = [e for a in answers for e in a["errors"]][:5]
+    return {"target": count, "ready": opened, "failed": count - opened, "errors": errors,
+            "seconds": round(ready[-1] - started, 2) if ready else None,
+            "halfReadySeconds": round(ready[len(ready) // 2] - started, 2) if ready else None,
+            "socketsPerSecond": round(opened / (ready[-1] - started), 1) if ready else 0.0,
+            "deflateOffered": sum(s["deflate"] for s in specs),
+            "deflateNegotiated": sum(a["deflate"] for a in answers)}
+
+
+def client_health(bench, since):
+    """Sockets still open at the clients, and those the server ended (when, relative to `since`, and how)."""
+    answers = bench.pool.call_all("health", timeout=60)
+    dropped_at = sorted(t for a in answers for t in a["droppedAt"])
+    reasons = {}
+    for a in answers:
+        for reason, n in a["reasons"].items():
+            reasons[reason] = reasons.get(reason, 0) + n
+    return {"live": sum(a["live"] for a in answers), "droppedByServer": len(dropped_at),
+            "firstDropSeconds": round(dropped_at[0] - since, 1) if dropped_at else None,
+            "dropReasons": reasons}
+
+
+def close_population(bench, timeout=60):
+    """Close every client socket and wait (bounded) until the server counts none."""
+    bench.pool.call_all("close_all", timeout=timeout + 60)
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            if bench.server.connected_sockets() == 0:
+                return True
+        except Exception:  # noqa: BLE001  (a busy server: try again)
+            pass
+        time.sleep(0.25)
+    return False
+
+
+def run_step(bench, trigger, rate, duration, expected_per_message):
+    """Send round(rate*duration) triggers at `rate` per second (open loop: sentAt is when each
+    was due), wait (bounded) for the deliveries, and measure them."""
+    plan = bench.plan
+    count = max(1, round(rate * duration))
+    low = next(bench.seq)
+    for _ in range(count - 1):
+        next(bench.seq)
+    baseline = bench.deliveries()
+    expected = count * expected_per_message
+    cpu_before = (bench.server.cpu_seconds(), bench.pool.call_all("cpu", timeout=30))
+    started = time.time()
+    futures = []
+    for i in range(count):
+        delay = started + i / rate - time.time()
+        if delay > 0:
+            time.sleep(delay)
+        data = {"seq": low + i, "sentAt": time.time(), "bench": plan.payload}
+        futures.append(bench.executor.submit(trigger, low + i, data))
+    last_change, seen = time.time(), bench.deliveries()
+    cap = time.time() + max(plan.min_wait, duration * 3)
+    while time.time() < cap and seen - baseline < expected:
+        time.sleep(0.1)
+        now = bench.deliveries()
+        if now != seen:
+            seen, last_change = now, time.time()
+        elif time.time() - last_change > plan.quiet and all(f.done() for f in futures):
+            break
+    done, _ = wait(futures, timeout=max(0.0, cap - time.time()) + 5)
+    statuses = [f.result() if f in done else 0 for f in futures]
+    time.sleep(0.3)  # the workers publish progress every 0.25 s; the last frames are in by now
+    result = step_result(bench.drain(), (low, low + count), expected_per_message, started, statuses,
+                         rate, duration)
+    result.update(cpu_shares(bench, cpu_before, time.time() - started))
+    return result
+
+
+def cpu_shares(bench, before, wall):
+    """CPU used during a step, in cores: the server's, and the busiest client process's (near 1.0
+    means the clients, not the server, may have been the limit)."""
+    server_before, clients_before = before
+    server_after, clients_after = bench.server.cpu_seconds(), bench.pool.call_all("cpu", timeout=30)
+    out = {"serverCpu": None, "busiestClientCpu": None}
+    if wall > 0 and server_before is not None and server_after is not None:
+        out["serverCpu"] = round((server_after - server_before) / wall, 2)
+    if wall > 0:
+        out["busiestClientCpu"] = round(max(a - b for a, b in zip(clients_after, clients_before)) / wall, 2)
+    return out
+
+
+def ladder(bench, trigger, rates, duration, expected_per_message, label):
+    """Offered-load ladder: each rate for `duration` seconds; stops after the first step that is
+    not sustained (something missing, or p99 over the budget), or when the time budget is spent."""
+    steps, deadline = [], time.time() + bench.plan.ladder_budget
+    bench.drain()
+    for rate in rates:
+        if time.time() > deadline:
+            break
+        bench.status.update(scenario=f"{label} @{rate}/s")
+        step = run_step(bench, trigger, rate, duration, expected_per_message)
+        steps.append(step)
+        if not step["sustained"]:
+            break
+    return steps
+
+
+# --- 1 + 3: connect storm, then org-wide fan-out on the same sockets -------------------------------
+def connect_storm_and_org_fanout(bench, size):
+    server, plan = bench.server, bench.plan
+    bench.status.update(scenario=f"connect storm {size}")
+    rss_before = server.rss_kib()
+    started = time.time()
+    storm = open_population(bench, size, "org", devices=plan.devices_per_user)
+    time.sleep(plan.settle)
+    rss_after = server.rss_kib()
+    storm.update(client_health(bench, started))
+    storm.update(rssBeforeKiB=rss_before, rssAfterKiB=rss_after,
+                 kibPerSocket=round((rss_after - rss_before) / storm["ready"], 1)
+                 if storm["ready"] and rss_after and rss_before else None)
+    try:
+        storm["serverConnectedSockets"] = server.connected_sockets()
+    except Exception as exc:  # noqa: BLE001
+        storm["serverConnectedSockets"] = f"error: {exc}"
+    # Every socket still open at the clients must get every broadcast (one the server dropped
+    # without the client noticing counts as missing).
+    live = storm["live"]
+    org = {"target": size, "sockets": live, "steps": [], "sustained": None}
+    if live:
+        bench.pool.call_all("watch", ["system:bench"])
+        org["steps"] = ladder(bench, lambda seq, data: server.broadcast(data), plan.org_rates,
+                              plan.step_seconds, live, f"org fan-out {live}")
+        org["sustained"] = best_sustained(org["steps"])
+    bench.pool.call_all("watch", [])
+    return storm, org  # the phase stops the server, then closes the sockets
+
+
+# --- 2: task-room fan-out ---------------------------------------------------------------------------
+def room_fanout(bench, viewers):
+    server, plan = bench.server, bench.plan
+    task_id = f"bench-room-{viewers}"
+    bench.status.update(scenario=f"task room {viewers} viewers: joining")
+    joined = open_population(bench, viewers, f"viewer{viewers}", task=task_id, timeout=120)
+    result = {"viewers": viewers, "joined": joined["ready"], "errors": joined["errors"], "step": None}
+    bench.pool.call_all("watch", ["task:updated"])
+    bench.drain()
+    bench.status.update(scenario=f"task room {viewers} viewers @{plan.room_rate}/s")
+    result["step"] = run_step(bench, lambda seq, data: server.room_update(task_id, data),
+                              plan.room_rate, plan.room_messages / plan.room_rate, joined["ready"])
+    bench.pool.call_all("watch", [])
+    close_population(bench)
+    return result
+
+
+# --- 4: notifications with persistence (real server) -----------------------------------------------
+def notify_throughput(bench):
+    server, plan = bench.server, bench.plan
+    users = plan.notify_users
+    bench.status.update(scenario=f"notify: connecting {users} users")
+    joined = open_population(bench, users, "nu", timeout=plan.storm_timeout)
+    bench.pool.call_all("watch", ["notification"])
+    steps = ladder(bench, lambda seq, data: server.notify(f"nu-{seq % users}", data),
+                   plan.notify_rates, plan.step_seconds, 1, "notify")
+    bench.pool.call_all("watch", [])
+    return {"users": users, "connected": joined["ready"], "connectSeconds": joined["seconds"],
+            "steps": steps, "sustained": best_sustained(steps)}
+
+
+# --- 5: presence churn (real server) -----------------------------------------------------------
+def presence_churn(bench):
+    """Observers stay; churners (fresh users) connect at a rate, stay `hold` s and leave. Measured:
+    churner connect start → `user:online` at each observer; close → `user:offline` (after the grace)."""
+    server, plan, pool = bench.server, bench.plan, bench.pool
+    bench.status.update(scenario=f"churn: {plan.churn_observers} observers")
+    observers = open_population(bench, plan.churn_observers, "observer", timeout=plan.storm_timeout)
+    pool.call_all("watch", ["user:online", "user:offline", "presence:update"])
+    bench.drain()
+    run_id = int(time.time())
+    count = max(1, round(plan.churn_rate * plan.churn_seconds))
+    specs = [{"userId": f"churn-{run_id}-{k}", "token": server.token(f"churn-{run_id}-{k}")}
+             for k in range(count)]
+    bench.status.update(scenario=f"churn @{plan.churn_rate}/s", target=plan.churn_observers)
+    per_worker_rate = plan.churn_rate / len(pool)
+    churners = [c for part in pool.call_each("churn", [(server.url, part, per_worker_rate, plan.churn_hold)
+                                                        for part in pool.split(specs)],
+                                             timeout=plan.churn_seconds + plan.churn_hold + 180)
+                for c in part]
+    bench.status.update(scenario="churn: waiting for user:offline (grace period)")
+    time.sleep(plan.offline_wait)
+    _, _, _, presence = bench.drain()
+    pool.call_all("watch", [])
+    started = {c[0]: c for c in churners if c[2] is not None}
+    online, offline = [], []
+    for event, user_id, _devices, at in presence:
+        churner = started.get(user_id)
+        if churner is None:
+            continue
+        if event == "user:online":
+            online.append((at - churner[1]) * 1000)
+        elif event == "user:offline" and churner[3]:
+            offline.append((at - churner[3]) * 1000)
+    pairs = len(started) * observers["ready"]
+    connect_ms = [(c[2] - c[1]) * 1000 for c in started.values()]
+    return {"observers": observers["ready"], "churnPerSecond": plan.churn_rate, "churners": count,
+            "churnersConnected": len(started), "holdSeconds": plan.churn_hold,
+            "onlineMs": percentiles(online), "onlineSeenShare": round(len(online) / pairs, 3) if pairs else None,
+            "offlineMs": percentiles(offline),
+            "offlineSeenShare": round(len(offline) / pairs, 3) if pairs else None,
+            "churnerConnectMs": percentiles(connect_ms),
+            "note": "offline delay includes the server's PRESENCE_GRACE_SECONDS (default 10 s)"}
+

@@ -1,0 +1,286 @@
+"""The servers under test: the real DevTracker server and the two references.
+
+Each is started by the bench on a free port of 127.0.0.1 and stopped by it. All three speak
+the same socket protocol (handshake `auth: {token}`, `replay:done` when ready, `task:join`
+with an ack); only their REST triggers differ, and those are wrapped here.
+"""
+import os
+import platform
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+import jwt
+import requests
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+API = "/api/v1/realtime"
+SERVER_NAMES = ("devtracker", "flask", "node")
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def rss_kib(pid):
+    """VmRSS of a process, KiB (None when it is gone)."""
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            for line in status:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+    except OSError:
+        return None
+    return None
+
+
+def cpu_seconds(pid):
+    """User + system CPU time of a process, seconds (None when it is gone)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+class Server:
+    """One server process. Subclasses say how to start it and how to trigger deliveries."""
+
+    name = ""
+    features = frozenset()   # "notify", "churn": scenarios only the real server has
+
+    def __init__(self, log_dir, secret):
+        self.log_dir = log_dir
+        self.secret = secret
+        self.port = None
+        self.url = None
+        self.process = None
+        self._local = threading.local()
+
+    # --- lifecycle ----------------------------------------------------------------------------
+    def unavailable(self):
+        """None when the server can be started, else why not."""
+        return None
+
+    def command(self):
+        raise NotImplementedError
+
+    def env(self):
+        return {**os.environ, "PYTHONUNBUFFERED": "1"}
+
+    def ready_path(self):
+        raise NotImplementedError
+
+    def start(self, timeout=60):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        log = open(os.path.join(self.log_dir, f"{self.name}.log"), "ab")
+        self.process = subprocess.Popen(self.command(), cwd=ROOT, env=self.env(), stdout=log,
+                                        stderr=subprocess.STDOUT)
+        log.close()
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"{self.name} exited with {self.process.returncode}; see "
+                                   f"{os.path.join(self.log_dir, self.name + '.log')}")
+            try:
+                if requests.get(self.url + self.ready_path(), timeout=1,
+                                headers=self.headers("admin")).status_code == 200:
+                    return self
+            except requests.RequestException:
+                pass
+            time.sleep(0.1)
+        self.stop()
+        raise RuntimeError(f"{self.name} did not answer within {timeout} s")
+
+    def stop(self):
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(5)
+        self.process = None
+
+    def rss_kib(self):
+        return rss_kib(self.process.pid) if self.process else None
+
+    def cpu_seconds(self):
+        return cpu_seconds(self.process.pid) if self.process else None
+
+    # --- tokens and HTTP ------------------------------------------------------------------------
+    def token(self, user_id, role="user", username=None):
+        now = int(time.time())
+        return jwt.encode({"sub": user_id, "username": username or user_id, "role": role,
+                           "iat": now, "exp": now + 6 * 3600}, self.secret, algorithm="HS256")
+
+    def headers(self, role):
+        cache = self.__dict__.setdefault("_headers", {})
+        if role not in cache:
+            cache[role] = {"Authorization": f"Bearer {self.token(f'bench-{role}', role)}"}
+        return cache[role]
+
+    def _session(self):
+        session = getattr(self._local, "session", None)
+        if session is None:
+            session = self._local.session = requests.Session()
+        return session
+
+    def post(self, path, body, role):
+        """POST; returns the HTTP status (0 when the request failed)."""
+        try:
+            return self._session().post(self.url + path, json=body, headers=self.headers(role),
+                                        timeout=30).status_code
+        except requests.RequestException:
+            return 0
+
+    def connected_sockets(self):
+        raise NotImplementedError
+
+    # --- triggers: each carries `data` (with seq and sentAt) to the clients ---------------------
+    def broadcast(self, data):
+        raise NotImplementedError
+
+    def room_update(self, task_id, data):
+        raise NotImplementedError
+
+    def notify(self, user_id, data):
+        raise NotImplementedError(f"{self.name} has no notifications")
+
+
+class DevTracker(Server):
+    name = "devtracker"
+    features = frozenset({"notify", "churn"})
+
+    def __init__(self, log_dir, secret, database_url=None, data_dir=None):
+        super().__init__(log_dir, secret)
+        self.database_url = database_url
+        self.data_dir = data_dir or log_dir
+        self.starts = 0
+
+    def command(self):
+        return [sys.executable, "app.py"]
+
+    def env(self):
+        self.starts += 1
+        url = self.database_url or f"sqlite:///{os.path.join(self.data_dir, f'devtracker-{self.starts}.db')}"
+        return {**super().env(), "PORT": str(self.port), "HOST": "127.0.0.1", "DATABASE_URL": url,
+                "JWT_SECRET_KEY": self.secret, "DEVTRACKER_ENV": "development",
+                "RATELIMIT_ENABLED": "false", "SOCKET_EVENT_RATE": "1000",
+                "SOCKET_EVENT_BURST": "1000", "JOIN_EVENT_RATE": "1000",
+                "MAX_CONNECTIONS": "12000", "LOG_LEVEL": "WARNING"}
+
+    def ready_path(self):
+        return API + "/health"
+
+    def connected_sockets(self):
+        response = self._session().get(self.url + API + "/stats", headers=self.headers("admin"), timeout=30)
+        return response.json()["data"]["connectedSockets"]
+
+    def broadcast(self, data):
+        return self.post(API + "/broadcast", {"event": "system:bench", "message": "bench", "data": data},
+                         "admin")
+
+    def room_update(self, task_id, data):
+        return self.post(API + "/task/update", {"taskId": task_id, "action": "updated", "task": data},
+                         "service")
+
+    def notify(self, user_id, data):
+        return self.post(f"{API}/notify/{user_id}", {"type": "update", "title": "bench", "message": "m",
+                                                     "data": data}, "service")
+
+
+class Reference(Server):
+    """The references' common REST surface: /bench/broadcast, /bench/room, /bench/stats."""
+
+    def ready_path(self):
+        return "/bench/stats"
+
+    def connected_sockets(self):
+        return self._session().get(self.url + "/bench/stats", timeout=30).json()["data"]["connectedSockets"]
+
+    def broadcast(self, data):
+        return self.post("/bench/broadcast", {"data": data}, "admin")
+
+    def room_update(self, task_id, data):
+        return self.post("/bench/room", {"taskId": task_id, "data": data}, "service")
+
+
+class FlaskReference(Reference):
+    name = "flask"
+    script = os.path.join("bench", "reference", "flask_app.py")
+
+    def unavailable(self):
+        if not os.path.exists(os.path.join(ROOT, self.script)):
+            return f"{self.script} is missing"
+        return None
+
+    def command(self):
+        return [sys.executable, self.script, "--port", str(self.port)]
+
+
+class NodeReference(Reference):
+    name = "node"
+    script = os.path.join("bench", "reference", "node", "server.mjs")
+
+    def unavailable(self):
+        if shutil.which("node") is None:
+            return "node is not on PATH"
+        if not os.path.exists(os.path.join(ROOT, self.script)):
+            return f"{self.script} is missing"
+        if not os.path.isdir(os.path.join(ROOT, "bench", "reference", "node", "node_modules", "socket.io")):
+            return "its dependencies are not installed: npm ci --prefix bench/reference/node"
+        return None
+
+    def command(self):
+        return ["node", self.script, "--port", str(self.port)]
+
+
+def make_server(name, log_dir, database_url=None, secret=None, data_dir=None):
+    secret = secret or secrets.token_hex(20)  # 40 characters
+    if name == "devtracker":
+        return DevTracker(log_dir, secret, database_url, data_dir)
+    return {"flask": FlaskReference, "node": NodeReference}[name](log_dir, secret)
+
+
+def machine_info():
+    """CPU model, cores, memory, kernel, Python and Node versions."""
+    info = {"platform": platform.platform(), "python": platform.python_version(),
+            "cores": os.cpu_count(), "cpu": platform.processor() or None}
+    try:
+        with open("/proc/cpuinfo") as cpu:
+            for line in cpu:
+                if line.startswith("model name"):
+                    info["cpu"] = line.split(":", 1)[1].strip()
+                    break
+        with open("/proc/meminfo") as mem:
+            for line in mem:
+                if line.startswith("MemTotal:"):
+                    info["memoryMiB"] = int(line.split()[1]) // 1024
+    except OSError:
+        pass
+    try:
+        git = ["git", "-C", ROOT]
+        info["gitCommit"] = subprocess.run(git + ["rev-parse", "HEAD"], capture_output=True,
+                                           text=True, timeout=10).stdout.strip() or None
+        changed = subprocess.run(git + ["status", "--porcelain", "--untracked-files=no"],
+                                 capture_output=True, text=True, timeout=10).stdout.split("\n")
+        info["gitModified"] = [line[3:] for line in changed if line.strip()]
+    except (OSError, subprocess.SubprocessError):
+        info["gitCommit"] = None
+    node = shutil.which("node")
+    if node:
+        try:
+            info["node"] = subprocess.run([node, "--version"], capture_output=True, text=True,
+                                          timeout=10).stdout.strip()
+        except (OSError, subprocess.SubprocessError):
+            info["node"] = None
+    return info
