@@ -103,7 +103,7 @@ class Config:
             self.SQLALCHEMY_ENGINE_OPTIONS.update(
                 pool_size=env_int("DATABASE_POOL_SIZE", 10, 1),
                 max_overflow=env_int("DATABASE_MAX_OVERFLOW", 20, 0),
-                pool_timeout=env_int("DATABASE_POOL_TIMEOUT", 10, 1),
+                pool_timeout=env_int("DATABASE_POOL_TIMEOUT", 30, 1),
             )
 
         self.ASYNC_MODE = env_str("ASYNC_MODE", "eventlet")

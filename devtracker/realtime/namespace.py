@@ -9,6 +9,7 @@ import time
 from dataclasses import dataclass, field
 from functools import partial
 
+import sqlalchemy.exc
 from flask import current_app, request
 from flask_socketio import ConnectionRefusedError, Namespace
 
@@ -16,6 +17,7 @@ from ..auth import ID_RE, Principal, principal_from_token
 from ..errors import (AppError, Forbidden, InvalidInput, RateLimited, Unauthorized, Unavailable,
                       error_body)
 from ..errors import from_exception, ok_body
+from ..extensions import db
 from ..models.base import MAX_ID, isoformat
 from ..schemas.notification import MarkReadSchema
 from ..services import notifications
@@ -23,7 +25,7 @@ from ..services.users import remember_principal_safely, touch_last_seen
 from .acks import ack_requested
 from .housekeeping import Housekeeper
 from .limits import TokenBucket, message_size
-from .replay import replay
+from .replay import read_replay
 from .rooms import AUTHENTICATED_ROOM, task_room, user_room
 
 log = logging.getLogger(__name__)
@@ -242,14 +244,28 @@ class RealtimeNamespace(Namespace):
         if state is None:
             return
         user = state.principal
+        missed = self._read_replay(user.user_id, cursors)
         self.emit_to("authenticated", {"success": True, "userId": user.user_id,
                                        "username": user.username}, to=sid)
         self.emit_to("presence:list", self.store.list_users(), to=sid)
         send = partial(self.emit_to, to=sid)
-        summary, keep = replay(send, user.user_id, cursors.notification, cursors.activity,
-                               self.config["ACTIVITY_REPLAY_LIMIT"])
-        self.emit_to("replay:done", summary, to=sid)
-        self.gate.release(sid, send, keep)
+        missed.send_to(send)
+        self.emit_to("replay:done", missed.summary, to=sid)
+        self.gate.release(sid, send, missed.keep)
+
+    def _read_replay(self, user_id, cursors, attempts=5):
+        """Read the replay, waiting out a busy database (a full pool during a connect storm)
+        rather than dropping the socket at the first timeout."""
+        for attempt in range(attempts):
+            try:
+                return read_replay(user_id, cursors.notification, cursors.activity,
+                                   self.config["ACTIVITY_REPLAY_LIMIT"])
+            except (sqlalchemy.exc.OperationalError, sqlalchemy.exc.TimeoutError):
+                db.session.rollback()
+                if attempt == attempts - 1:
+                    raise
+                log.warning("replay for %s waited on the database; trying again", user_id)
+                self.socketio.sleep(0.5 * 2 ** attempt)
 
     def _finish_handshake(self, sid, cursors):
         manager = self.socketio.server.manager

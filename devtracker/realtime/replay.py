@@ -1,13 +1,38 @@
 """Replay after (re)connection: what a socket missed, in order, before any live event."""
+from ..extensions import db
 from ..services.activity import activity_after, newest_activity_id
 from ..services.notifications import newest_notification_id, notifications_after, unread_notifications
 
 
-def replay(send, user_id, last_notification_id, last_activity_id, activity_limit):
-    """Send what is newer than the cursors; return (replay:done payload, keep filter for held events).
+class Replay:
+    """What a socket missed, read from the database; sent with `send_to`."""
 
-    Without a notification cursor the user's unread notifications are sent; without an
-    activity cursor no activity is. The filter drops held live events the replay covered.
+    def __init__(self, notes, activities, summary, covered):
+        self.notes = notes
+        self.activities = activities
+        self.summary = summary  # the replay:done payload
+        self._covered = covered
+
+    def send_to(self, send):
+        """Send the notifications, then the activity, oldest first."""
+        for note in self.notes:
+            send("notification", note)
+        for activity in self.activities:
+            send("activity:feed", activity)
+
+    def keep(self, event, data):
+        """Filter for held live events: drop those the replay carried or the cursor covers."""
+        if event not in self._covered or not isinstance(data, dict):
+            return True
+        ids, cursor = self._covered[event]
+        return data.get("id") not in ids and data.get("id", 0) > cursor
+
+
+def read_replay(user_id, last_notification_id, last_activity_id, activity_limit):
+    """Read what is newer than the cursors (reads only: safe to retry).
+
+    Without a notification cursor the user's unread notifications are replayed; without an
+    activity cursor no activity is.
 
     `replay:done` also says where each stream stands (`lastNotificationId`, `lastActivityId`):
     the socket has everything up to there, so a client that starts without cursors can
@@ -25,23 +50,15 @@ def replay(send, user_id, last_notification_id, last_activity_id, activity_limit
         activities, truncated = activity_after(last_activity_id, activity_limit)
     elif last_activity_id is not None:
         truncated = True
-    for note in notes:
-        send("notification", note)
-    for activity in activities:
-        send("activity:feed", activity)
-    seen = {"notification": ({n["id"] for n in notes}, last_notification_id or 0),
-            "activity:feed": ({a["id"] for a in activities}, last_activity_id or 0)}
-
-    def keep(event, data):
-        if event not in seen or not isinstance(data, dict):
-            return True
-        ids, cursor = seen[event]
-        return data.get("id") not in ids and data.get("id", 0) > cursor
-
+    # Give the database connection back before sending: under a connect storm the sends wait on a
+    # busy hub, and a pool held through them runs dry.
+    db.session.close()
     summary = {"notifications": len(notes), "activity": len(activities), "truncated": truncated,
                "lastNotificationId": _newest(position_notification, notes),
                "lastActivityId": _newest(position_activity, activities)}
-    return summary, keep
+    covered = {"notification": ({n["id"] for n in notes}, last_notification_id or 0),
+               "activity:feed": ({a["id"] for a in activities}, last_activity_id or 0)}
+    return Replay(notes, activities, summary, covered)
 
 
 def _newest(position, replayed):
