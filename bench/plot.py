@@ -20,7 +20,8 @@ def _panels(results):
         for server, data in results.items():
             for org in data.get("scenarios", {}).get("orgFanout", []):
                 if org["target"] == size:
-                    lines[server] = [(s["offeredPerSecond"], s["latencyMs"]["p99"], s["sustained"])
+                    name = server if org["sockets"] == size else f"{server} ({org['sockets']:,} left)"
+                    lines[name] = [(s["offeredPerSecond"], s["latencyMs"]["p99"], s["sustained"])
                                      for s in org["steps"] if s["latencyMs"]["p99"] is not None]
         panels.append((f"org-wide fan-out, {size:,} sockets", "broadcasts offered per second", lines))
     notify = {server: [(s["offeredPerSecond"], s["latencyMs"]["p99"], s["sustained"])
@@ -39,10 +40,11 @@ def write_plot(results, path, title):
             if not points:
                 continue
             xs, ys, ok = zip(*points)
-            ax.plot(xs, ys, marker="o", label=server, color=COLORS.get(server))
+            color = COLORS.get(server.split(" ")[0])
+            ax.plot(xs, ys, marker="o", label=server, color=color)
             bad = [(x, y) for x, y, good in points if not good]
             if bad:
-                ax.scatter(*zip(*bad), marker="x", s=80, color=COLORS.get(server), zorder=3)
+                ax.scatter(*zip(*bad), marker="x", s=80, color=color, zorder=3)
         ax.axhline(BUDGET_MS, color="grey", linestyle="--", linewidth=0.8)
         ax.set_xscale("log")
         ax.set_yscale("log")

@@ -21,11 +21,11 @@ def merge_drains(drains):
 
 
 def percentiles(values_ms):
-    """p50/p99/max of latencies in ms (None when there are none)."""
+    """min/p50/p99/max of latencies in ms (None when there are none)."""
     if len(values_ms) == 0:
-        return {"p50": None, "p99": None, "max": None}
+        return {"min": None, "p50": None, "p99": None, "max": None}
     values = np.asarray(values_ms, dtype=np.float64)
-    return {"p50": round(float(np.percentile(values, 50)), 1),
+    return {"min": round(float(values.min()), 1), "p50": round(float(np.percentile(values, 50)), 1),
             "p99": round(float(np.percentile(values, 99)), 1),
             "max": round(float(values.max()), 1)}
 
@@ -104,12 +104,16 @@ def table_rows(results):
                 f"{step['completeMessages']}/{step['messages']}")
         for org in scen.get("orgFanout", []):
             n = org["target"]
+            # Sockets the server dropped during the storm make a different experiment: own rows.
+            full = org["sockets"] == n
+            name = f"org {n}" if full else f"org {n} [{org['sockets']:,} left]"
+            group = (3, n, 0 if full else org["sockets"])
             for step in org["steps"]:
-                label, rate = f"org {n} @{step['offeredPerSecond']:g}/s", step["offeredPerSecond"]
-                put((3, n, rate, 0), label, "p99 ms", server, step["latencyMs"]["p99"])
-                put((3, n, rate, 1), label, "deliv/s", server, step["deliveriesPerSecond"])
+                label, rate = f"{name} @{step['offeredPerSecond']:g}/s", step["offeredPerSecond"]
+                put(group + (rate, 0), label, "p99 ms", server, step["latencyMs"]["p99"])
+                put(group + (rate, 1), label, "deliv/s", server, step["deliveriesPerSecond"])
             best = org.get("sustained")
-            put((3, n, float("inf")), f"org {n} sustained", "deliv/s", server,
+            put(group + (float("inf"),), f"{name} sustained", "deliv/s", server,
                 best["deliveriesPerSecond"] if best else 0.0)
         notify = scen.get("notify")
         if notify:

@@ -13,6 +13,7 @@ import dataclasses
 import json
 import os
 import shutil
+import signal
 import sys
 import tempfile
 import threading
@@ -185,7 +186,7 @@ def run_phase(server, pool, plan, status, errors, phase, body):
             pool.call_all("close_all", timeout=180)
 
 
-def bench_server(name, plan, pool, status, log_dir, data_dir, database_url):
+def bench_server(name, plan, pool, status, log_dir, data_dir, database_url, partial):
     import scenarios
 
     server = make_server(name, log_dir, database_url, data_dir=data_dir)
@@ -195,6 +196,7 @@ def bench_server(name, plan, pool, status, log_dir, data_dir, database_url):
         return {"skipped": reason}
     status.update(server=name)
     errors, scen = [], {"connectStorm": [], "roomFanout": [], "orgFanout": []}
+    partial[name] = {"scenarios": scen, "errors": errors}  # filled in place: kept if interrupted
 
     def phase(label, body):
         return run_phase(server, pool, plan, status, errors, label, body)
@@ -214,12 +216,17 @@ def bench_server(name, plan, pool, status, log_dir, data_dir, database_url):
     return {"scenarios": scen, "errors": errors}
 
 
+def _terminate(signum, frame):
+    raise KeyboardInterrupt
+
+
 def main(argv=None):
     args, plan = parse_args(argv)
     from plot import write_plot
     from report import render_table
 
     raise_open_files()
+    signal.signal(signal.SIGTERM, _terminate)  # stop servers and clients, write what was measured
     os.makedirs(args.out, exist_ok=True)
     stamp = time.strftime("%Y%m%d-%H%M%S")
     log_dir = os.path.join(args.out, f"{stamp}-logs")   # the servers' output, kept
@@ -233,7 +240,7 @@ def main(argv=None):
     try:
         for name in plan.servers:
             results[name] = bench_server(name, plan, pool, status, log_dir, data_dir,
-                                         args.database_url)
+                                         args.database_url, results)
     except KeyboardInterrupt:
         status.say("interrupted: writing what was measured so far")
     finally:

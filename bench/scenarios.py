@@ -60,9 +60,12 @@ def client_health(bench, since):
     for a in answers:
         for reason, n in a["reasons"].items():
             reasons[reason] = reasons.get(reason, 0) + n
+    open_for = percentiles([t * 1000 for a in answers for t in a["openFor"]])
     return {"live": sum(a["live"] for a in answers), "droppedByServer": len(dropped_at),
             "firstDropSeconds": round(dropped_at[0] - since, 1) if dropped_at else None,
-            "dropReasons": reasons}
+            "dropReasons": reasons,
+            "droppedAfterReadySeconds": {k: v if v is None else round(v / 1000, 1)
+                                         for k, v in open_for.items()}}
 
 
 def close_population(bench, timeout=60):
@@ -155,9 +158,10 @@ def connect_storm_and_org_fanout(bench, size):
     time.sleep(plan.settle)
     rss_after = server.rss_kib()
     storm.update(client_health(bench, started))
+    # Per socket the server still holds (it may have dropped some of those that were ready).
     storm.update(rssBeforeKiB=rss_before, rssAfterKiB=rss_after,
-                 kibPerSocket=round((rss_after - rss_before) / storm["ready"], 1)
-                 if storm["ready"] and rss_after and rss_before else None)
+                 kibPerSocket=round((rss_after - rss_before) / storm["live"], 1)
+                 if storm["live"] and rss_after and rss_before else None)
     try:
         storm["serverConnectedSockets"] = server.connected_sockets()
     except Exception as exc:  # noqa: BLE001
@@ -197,13 +201,14 @@ def notify_throughput(bench):
     server, plan = bench.server, bench.plan
     users = plan.notify_users
     bench.status.update(scenario=f"notify: connecting {users} users")
+    started = time.time()
     joined = open_population(bench, users, "nu", timeout=plan.storm_timeout)
     bench.pool.call_all("watch", ["notification"])
     steps = ladder(bench, lambda seq, data: server.notify(f"nu-{seq % users}", data),
                    plan.notify_rates, plan.step_seconds, 1, "notify")
     bench.pool.call_all("watch", [])
     return {"users": users, "connected": joined["ready"], "connectSeconds": joined["seconds"],
-            "steps": steps, "sustained": best_sustained(steps)}
+            "steps": steps, "sustained": best_sustained(steps)} | client_health(bench, started)
 
 
 # --- 5: presence churn (real server) -----------------------------------------------------------

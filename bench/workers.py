@@ -6,6 +6,7 @@ stay in the worker until the parent drains them, as compact arrays. Progress (so
 deliveries received) is published in a shared array the parent reads for its status line.
 """
 import asyncio
+import os
 import resource
 import threading
 import time
@@ -159,10 +160,14 @@ class Worker:
             reasons[sock.drop_reason] = reasons.get(sock.drop_reason, 0) + 1
         return {"live": sum(1 for s in self.sockets if not s.closed and s.dropped_at is None),
                 "dropped": len(dropped), "droppedAt": sorted(s.dropped_at for s in dropped),
+                "openFor": [s.dropped_at - s.ready_at for s in dropped if s.ready_at],
                 "reasons": reasons}
 
-    async def publish(self):
+    async def publish(self, finished):
+        parent = os.getppid()
         while True:
+            if os.getppid() != parent and not finished.done():  # the bench died: do not linger
+                finished.set_result(None)
             self.counters[2 * self.index] = sum(1 for s in self.sockets
                                                 if s.ready_at and not s.closed and s.dropped_at is None)
             self.counters[2 * self.index + 1] = self.delivered
@@ -175,8 +180,12 @@ class Worker:
 
     async def main(self):
         self.loop = asyncio.get_running_loop()
-        publisher = asyncio.create_task(self.publish())
         finished = self.loop.create_future()
+        publisher = asyncio.create_task(self.publish(finished))
+
+        def stop():
+            if not finished.done():
+                finished.set_result(None)
 
         def pipe_reader():
             while True:
@@ -185,14 +194,18 @@ class Worker:
                 except (EOFError, OSError):
                     name, args = "exit", ()
                 if name == "exit":
-                    self.loop.call_soon_threadsafe(finished.set_result, None)
+                    self.loop.call_soon_threadsafe(stop)
                     return
                 future = asyncio.run_coroutine_threadsafe(self.run_command(name, args), self.loop)
                 try:
                     result = ("ok", future.result())
                 except Exception as exc:  # noqa: BLE001  (sent back to the parent)
                     result = ("error", f"{type(exc).__name__}: {exc}")
-                self.conn.send(result)
+                try:
+                    self.conn.send(result)
+                except OSError:  # the parent is gone
+                    self.loop.call_soon_threadsafe(stop)
+                    return
 
         threading.Thread(target=pipe_reader, daemon=True).start()
         await finished
