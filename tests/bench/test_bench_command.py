@@ -26,7 +26,11 @@ def test_help_exits_zero():
 
 @pytest.mark.integration
 def test_quick_run_against_the_real_server(tmp_path):
-    pytest.importorskip("matplotlib", reason="bench deps: .venv/bin/pip install -r bench/requirements.txt")
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        from tests.conftest import require_service
+        require_service("matplotlib", "bench deps: .venv/bin/pip install -r bench/requirements.txt")
     result = subprocess.run([sys.executable, RUN, "--quick", "--servers", "devtracker",
                              "--out", str(tmp_path)], cwd=ROOT, capture_output=True, text=True,
                             timeout=180)
