@@ -6,6 +6,7 @@ import os
 
 DEV_JWT_SECRET = "dev-insecure-secret-change-me-before-production"
 ASYNC_MODES = ("eventlet", "gevent", "threading")
+SQLITE_SYNCHRONOUS_MODES = ("FULL", "EXTRA", "NORMAL")
 
 
 class ConfigError(RuntimeError):
@@ -106,6 +107,14 @@ class Config:
                 pool_timeout=env_int("DATABASE_POOL_TIMEOUT", 30, 1),
             )
 
+        # SQLite runs in WAL mode; each commit is fsynced (FULL) unless NORMAL is chosen, which
+        # can lose the last commits on power loss (SPEC §4: nothing acknowledged is lost).
+        self.SQLITE_SYNCHRONOUS = env_str("SQLITE_SYNCHRONOUS", "FULL").upper()
+        if self.SQLITE_SYNCHRONOUS not in SQLITE_SYNCHRONOUS_MODES:
+            raise ConfigError(f"SQLITE_SYNCHRONOUS must be one of {', '.join(SQLITE_SYNCHRONOUS_MODES)}, "
+                              f"got {self.SQLITE_SYNCHRONOUS!r}")
+        self.SQLITE_BUSY_TIMEOUT_SECONDS = env_float("SQLITE_BUSY_TIMEOUT_SECONDS", 5.0)
+
         self.ASYNC_MODE = env_str("ASYNC_MODE", "eventlet")
         if self.ASYNC_MODE not in ASYNC_MODES:
             raise ConfigError(f"ASYNC_MODE must be one of {', '.join(ASYNC_MODES)}, got {self.ASYNC_MODE!r}")
@@ -122,6 +131,7 @@ class Config:
         self.MAX_CONNECTIONS = env_int("MAX_CONNECTIONS", 10000, 1)
         self.WEBSOCKET_COMPRESSION = env_bool("WEBSOCKET_COMPRESSION", False)
         self.BROADCAST_FAST_PATH = env_bool("BROADCAST_FAST_PATH", True)
+        self.BROADCAST_COALESCE_SECONDS = env_float("BROADCAST_COALESCE_SECONDS", 0.005)
 
         # Realtime semantics (SPEC §1, §4).
         self.AUTH_TIMEOUT_SECONDS = env_float("AUTH_TIMEOUT_SECONDS", 10.0)

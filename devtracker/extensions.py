@@ -8,7 +8,7 @@ from flask_limiter.util import get_remote_address
 from flask_migrate import Migrate
 from flask_socketio import SocketIO
 from flask_sqlalchemy import SQLAlchemy
-from sqlalchemy import MetaData
+from sqlalchemy import MetaData, event
 
 # Stable constraint names, so Alembic migrations read the same on SQLite and PostgreSQL.
 NAMING_CONVENTION = {
@@ -28,7 +28,48 @@ def rate_limit_key():
     return "addr:" + (get_remote_address() or "unknown")
 
 
-db = SQLAlchemy(metadata=MetaData(naming_convention=NAMING_CONVENTION))
+SQLITE_SYNCHRONOUS_MODES = ("FULL", "EXTRA", "NORMAL")
+
+
+def sqlite_pragmas(journal_mode="WAL", synchronous="FULL", busy_timeout_ms=5000):
+    """A `connect` listener that sets up every new SQLite connection.
+
+    WAL with synchronous=FULL: a commit is one append and one fsync of the write-ahead log
+    (rollback-journal mode, SQLite's default, writes and fsyncs the journal, the database and
+    the directory), and it is still durable: a commit that returned survives a power cut.
+    Readers and the one writer no longer block each other. synchronous=NORMAL skips that
+    fsync and can lose the last commits on power loss, so it is only ever an explicit setting.
+    """
+    if synchronous not in SQLITE_SYNCHRONOUS_MODES:
+        raise ValueError(f"synchronous must be one of {SQLITE_SYNCHRONOUS_MODES}, got {synchronous!r}")
+
+    def on_connect(dbapi_connection, _record):
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
+            # In-memory databases answer "memory" and stay as they are.
+            cursor.execute(f"PRAGMA journal_mode = {journal_mode}")
+            # After journal_mode: the mode may bring its own default.
+            cursor.execute(f"PRAGMA synchronous = {synchronous}")
+        finally:
+            cursor.close()
+
+    return on_connect
+
+
+class DevTrackerSQLAlchemy(SQLAlchemy):
+    """Flask-SQLAlchemy with every SQLite connection set up by `sqlite_pragmas` from the config."""
+
+    def _make_engine(self, bind_key, options, app):
+        engine = super()._make_engine(bind_key, options, app)
+        if engine.dialect.name == "sqlite":
+            event.listen(engine, "connect", sqlite_pragmas(
+                synchronous=app.config.get("SQLITE_SYNCHRONOUS", "FULL"),
+                busy_timeout_ms=int(app.config.get("SQLITE_BUSY_TIMEOUT_SECONDS", 5.0) * 1000)))
+        return engine
+
+
+db = DevTrackerSQLAlchemy(metadata=MetaData(naming_convention=NAMING_CONVENTION))
 migrate = Migrate()
 jwt = JWTManager()
 socketio = SocketIO()
