@@ -55,6 +55,11 @@ class _PresenceCollector:
             counter.add_metric(["fast"], manager.fast_deliveries)
             counter.add_metric(["queued"], manager.queued_deliveries)
             yield counter
+            writes = CounterMetricFamily("devtracker_fanout_writes",
+                                         "Socket writes of the fast path; one write carries several "
+                                         "deliveries when emits come in quick succession")
+            writes.add_metric([], manager.fast_writes)
+            yield writes
 
 
 def count_write(kind, amount=1):

@@ -30,7 +30,7 @@ def client_manager(app):
     else:
         manager = RealtimeManager()
     if app.config["ASYNC_MODE"] == "eventlet" and app.config["BROADCAST_FAST_PATH"]:
-        manager.use_fast_path()
+        manager.use_fast_path(app.config["BROADCAST_COALESCE_SECONDS"])
     return manager
 
 

@@ -28,22 +28,32 @@ class ReplayGate:
         with self.lock:
             self._held.pop(sid, None)
 
-    def hold(self, rooms, event, data, namespace, room, skip_sid):
-        """Hold the event for every gated socket it is addressed to; return their sids."""
+    def hold(self, rooms, event, data, namespace, room, skip_sid, message=None):
+        """Hold the event for every gated socket it is addressed to; return their sids.
+
+        `message` is what to hand to `release`'s `send_message` (an encoded form, shared by every
+        socket the event is held for)."""
         held = []
         with self.lock:
             for sid, pen in self._held.items():
                 if sid in skip_sid or not _addressed(rooms.get(namespace, {}), room, sid):
                     continue
-                pen.append((event, data))
+                pen.append((event, data, message))
                 held.append(sid)
         return held
 
-    def release(self, sid, send, keep=lambda event, data: True):
-        """Stop holding for `sid`: send what was held (those `keep` accepts), in order, atomically."""
+    def release(self, sid, send, keep=lambda event, data: True, send_message=None):
+        """Stop holding for `sid`: send what was held (those `keep` accepts), in order, atomically.
+
+        Each is sent with `send_message(message)` when it was held with a message and that is
+        given, else with `send(event, data)`."""
         with self.lock:
-            for event, data in self._held.pop(sid, []):
-                if keep(event, data):
+            for event, data, message in self._held.pop(sid, []):
+                if not keep(event, data):
+                    continue
+                if message is not None and send_message is not None:
+                    send_message(message)
+                else:
                     send(event, data)
 
 

@@ -1,10 +1,31 @@
 """The Socket.IO client manager: python-socketio's, with the replay gate in front of emits and,
 under eventlet, the broadcast fast path behind them (fastpath.py)."""
+import json
+import time
+
 import socketio
 from engineio import packet as eio_packet
 from socketio import packet as sio_packet
 
+from .encoded import EncodedList
 from .gate import ReplayGate
+
+
+class Outgoing:
+    """One emit, encoded at most once however many sockets it reaches (or is held for)."""
+
+    __slots__ = ("event", "data", "_encoded")
+
+    def __init__(self, event, data):
+        self.event = event
+        self.data = data
+        self._encoded = None
+
+    def encoded(self, manager, namespace):
+        """`(websocket frame, engine.io packet)`, or None when the data needs binary attachments."""
+        if self._encoded is None:
+            self._encoded = manager.encode(self.event, self.data, namespace) or False
+        return self._encoded or None
 
 
 class GatedEmitMixin:
@@ -18,9 +39,11 @@ class GatedEmitMixin:
         gate = self.gate
         if gate and callback is None and not self._is_sid(namespace, room):
             skip = skip_sid if isinstance(skip_sid, list) else [skip_sid]
-            held = gate.hold(self.rooms, event, data, namespace, room, skip)
+            message = kwargs.get("outgoing") or Outgoing(event, data)
+            held = gate.hold(self.rooms, event, data, namespace, room, skip, message=message)
             if held:
                 skip_sid = skip + held
+            kwargs["outgoing"] = message
         return super().emit(event, data, namespace, room=room, skip_sid=skip_sid,
                             callback=callback, **kwargs)
 
@@ -29,52 +52,167 @@ class GatedEmitMixin:
 
 
 class FastEmitMixin:
-    """Write each broadcast's frame once to idle sockets (`send_idle`, set under eventlet only)."""
+    """Under eventlet (`use_fast_path`): write each emit's frame once to idle sockets, and
+    coalesce what is emitted in quick succession into one write per socket.
+
+    After a delivery, emits during a quiet period (`coalesce_seconds`, or as long as that
+    delivery took when longer) are collected per socket, in order, and written together when
+    it ends: one `send()` per socket for a burst (a connect storm's presence, a replay, a
+    busy feed) instead of one per message. An emit with nothing before it goes out at once.
+    Every packet a socket is sent outside this class (acks, the handshake) first flushes what
+    is collected for it, so each socket still gets everything in the order it was emitted.
+    """
 
     send_idle = None
+    coalesce_seconds = 0.0
     fast_deliveries = 0  # written by the fast path
+    fast_writes = 0  # the socket writes that carried them (fewer when coalesced)
     queued_deliveries = 0  # handed to the stock path while the fast path was on
+    _pending = None
+    _quiet_until = 0.0
+    _flush_scheduled = False
 
     def emit(self, event, data, namespace, room=None, skip_sid=None, callback=None, to=None,
              **kwargs):
         room = to or room
-        send_idle = self.send_idle
-        if send_idle is None or callback is not None or namespace not in self.rooms:
+        message = kwargs.pop("outgoing", None)
+        encoded = None
+        if self.send_idle is not None and callback is None and namespace in self.rooms:
+            encoded = (message or Outgoing(event, data)).encoded(self, namespace)
+        if encoded is None:  # the stock path: no fast path, an ack wanted, or binary data
+            self.flush()
             return super().emit(event, data, namespace, room=room, skip_sid=skip_sid,
                                 callback=callback, **kwargs)
-        args = list(data) if isinstance(data, tuple) else ([] if data is None else [data])
-        encoded = self.server.packet_class(sio_packet.EVENT, namespace=namespace,
-                                           data=[event] + args).encode()
-        if not isinstance(encoded, str):  # binary attachments: the stock path knows them
-            return super().emit(event, data, namespace, room=room, skip_sid=skip_sid,
-                                callback=callback, **kwargs)
-        eio_pkt = eio_packet.Packet(eio_packet.MESSAGE, encoded)
-        frame = self.frame(eio_pkt.encode())
         skip = set(skip_sid) if isinstance(skip_sid, list) else {skip_sid}
+        self._deliver(encoded, [eio_sid for sid, eio_sid in self.get_participants(namespace, room)
+                                if sid not in skip])
+        return None
+
+    def send_to(self, namespace, sid, message):
+        """Send an `Outgoing` to one socket of this process, bypassing rooms and the queue."""
+        encoded = message.encoded(self, namespace) if self.send_idle is not None else None
+        eio_sid = self.eio_sid_from_sid(sid, namespace)
+        if encoded is None or eio_sid is None:
+            self.flush()
+            return socketio.Manager.emit(self, message.event, message.data, namespace, room=sid)
+        self._deliver(encoded, [eio_sid])
+        return None
+
+    def encode(self, event, data, namespace):
+        """The websocket frame and engine.io packet of an event, or None for binary data."""
+        args = list(data) if isinstance(data, tuple) else ([] if data is None else [data])
+        if len(args) == 1 and isinstance(args[0], EncodedList):
+            prefix = "2" if namespace in (None, "/") else f"2{namespace},"
+            encoded = f'{prefix}[{json.dumps(event)},{args[0].json}]'
+        else:
+            encoded = self.server.packet_class(sio_packet.EVENT, namespace=namespace,
+                                               data=[event] + args).encode()
+            if not isinstance(encoded, str):
+                return None
+        eio_pkt = eio_packet.Packet(eio_packet.MESSAGE, encoded)
+        return self.frame(eio_pkt.encode()), eio_pkt
+
+    # --- delivery -------------------------------------------------------------------------------
+    def _deliver(self, encoded, eio_sids):
+        pending = self._pending
+        if pending or time.monotonic() < self._quiet_until:
+            for eio_sid in eio_sids:
+                items = pending.get(eio_sid)
+                if items is None:
+                    pending[eio_sid] = [encoded]
+                else:
+                    items.append(encoded)
+            self._schedule_flush()
+            return
+        started = time.monotonic()
+        frame, eio_pkt = encoded
         engine_sockets = self.server.eio.sockets
+        send_idle = self.send_idle
         fast = queued = 0
-        for sid, eio_sid in self.get_participants(namespace, room):
-            if sid in skip:
-                continue
+        for eio_sid in eio_sids:
             engine_socket = engine_sockets.get(eio_sid)
             if engine_socket is not None and send_idle(engine_socket, frame):
                 fast += 1
             else:
                 self.server._send_eio_packet(eio_sid, eio_pkt)
                 queued += 1
-        self.fast_deliveries += fast
-        self.queued_deliveries += queued
-        return None
+        self._count(fast, queued, started, fast)
 
-    def use_fast_path(self):
+    def _schedule_flush(self):
+        if not self._flush_scheduled:
+            self._flush_scheduled = True
+            self._spawn_after(max(0.0, self._quiet_until - time.monotonic()), self._flush_later)
+
+    def _flush_later(self):
+        self._flush_scheduled = False
+        self.flush()
+
+    def flush(self):
+        """Write everything collected during the quiet period, one write per socket."""
+        pending = self._pending
+        if not pending:
+            return
+        started = time.monotonic()
+        self._pending = {}
+        fast = queued = writes = 0
+        for eio_sid, items in pending.items():
+            sent, handed = self._write(eio_sid, items)
+            fast += sent
+            queued += handed
+            writes += bool(sent)
+        self._count(fast, queued, started, writes)
+
+    def flush_socket(self, eio_sid):
+        """Write what is collected for one socket now (a packet outside this class follows)."""
+        items = self._pending.pop(eio_sid, None) if self._pending else None
+        if items:
+            sent, handed = self._write(eio_sid, items)
+            self.fast_deliveries += sent
+            self.fast_writes += bool(sent)
+            self.queued_deliveries += handed
+
+    def _write(self, eio_sid, items):
+        engine_socket = self.server.eio.sockets.get(eio_sid)
+        blob = items[0][0] if len(items) == 1 else b"".join([frame for frame, _ in items])
+        if engine_socket is not None and self.send_idle(engine_socket, blob):
+            return len(items), 0
+        for _, eio_pkt in items:
+            self.server._send_eio_packet(eio_sid, eio_pkt)
+        return 0, len(items)
+
+    def _count(self, fast, queued, started, writes):
+        self.fast_deliveries += fast
+        self.fast_writes += writes
+        self.queued_deliveries += queued
+        if self.coalesce_seconds:
+            now = time.monotonic()
+            self._quiet_until = now + max(self.coalesce_seconds, now - started)
+
+    def use_fast_path(self, coalesce_seconds=0.0):
         """Switch the fast path on (eventlet); False when this environment cannot have it."""
         from . import fastpath
 
-        if fastpath.install():
-            self.send_idle = fastpath.send_idle
-            self.frame = fastpath.frame_text
-            return True
-        return False
+        if not fastpath.install():
+            return False
+        import eventlet
+
+        self.send_idle = fastpath.send_idle
+        self.frame = fastpath.frame_text
+        self.coalesce_seconds = coalesce_seconds
+        self._pending = {}
+        self._spawn_after = eventlet.spawn_after
+        return True
+
+    def set_server(self, server):
+        super().set_server(server)
+        if self.send_idle is not None:  # packets sent around this class come after what it holds
+            send_packet = server._send_packet
+
+            def _send_packet(eio_sid, pkt):
+                self.flush_socket(eio_sid)
+                return send_packet(eio_sid, pkt)
+
+            server._send_packet = _send_packet
 
 
 class RealtimeManager(GatedEmitMixin, FastEmitMixin, socketio.Manager):

@@ -247,11 +247,13 @@ class RealtimeNamespace(Namespace):
         missed = self._read_replay(user.user_id, cursors)
         self.emit_to("authenticated", {"success": True, "userId": user.user_id,
                                        "username": user.username}, to=sid)
-        self.emit_to("presence:list", self.store.list_users(), to=sid)
+        self.emit_to("presence:list", self.store.presence_list(), to=sid)
         send = partial(self.emit_to, to=sid)
         missed.send_to(send)
         self.emit_to("replay:done", missed.summary, to=sid)
-        self.gate.release(sid, send, missed.keep)
+        manager = self.socketio.server.manager
+        self.gate.release(sid, send, missed.keep,
+                          send_message=partial(manager.send_to, self.namespace, sid))
 
     def _read_replay(self, user_id, cursors, attempts=5):
         """Read the replay, waiting out a busy database (a full pool during a connect storm)

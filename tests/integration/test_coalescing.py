@@ -1,0 +1,114 @@
+"""Emits in quick succession are written to each socket together, complete and in order, and
+packets sent around the fast path (acks) still come after what was emitted before them."""
+import asyncio
+import json
+import re
+
+import pytest
+import requests
+import websockets
+
+WINDOW = 0.4  # long enough that a test's REST calls all land inside one quiet period
+
+
+@pytest.fixture
+def server_settings():
+    return {"RATELIMIT_ENABLED": "false", "BROADCAST_COALESCE_SECONDS": str(WINDOW)}
+
+
+class RawSocket:
+    """A websocket Socket.IO client that keeps every text message in arrival order."""
+
+    def __init__(self, url, token):
+        self.url = url.replace("http://", "ws://") + "/socket.io/?EIO=4&transport=websocket"
+        self.token = token
+        self.messages = []
+        self._reader = None
+
+    async def connect(self):
+        self.ws = await websockets.connect(self.url, compression=None, max_size=None,
+                                           ping_interval=None)
+        await self.ws.recv()  # engine.io open
+        await self.ws.send("40" + json.dumps({"token": self.token}))
+        while not (await self.ws.recv()).startswith('42["replay:done"'):
+            pass
+        self._reader = asyncio.create_task(self._read())
+        return self
+
+    async def _read(self):
+        async for message in self.ws:
+            if message == "2":
+                await self.ws.send("3")
+            else:
+                self.messages.append(message)
+
+    def seqs(self):
+        return [json.loads(m[2:])[1]["data"]["seq"] for m in self.messages
+                if m.startswith('42["system:bench"')]
+
+    async def wait_for(self, predicate, timeout=10):
+        for _ in range(int(timeout / 0.02)):
+            if predicate(self):
+                return
+            await asyncio.sleep(0.02)
+        raise AssertionError(f"timed out; got {self.messages[-5:]}")
+
+    async def close(self):
+        await self.ws.close()
+        if self._reader:
+            await self._reader
+
+
+def broadcast(server, admin, seq):
+    response = requests.post(server.url + "/api/v1/realtime/broadcast", timeout=10,
+                             headers={"Authorization": f"Bearer {admin}"},
+                             json={"event": "system:bench", "message": "m", "data": {"seq": seq}})
+    assert response.status_code == 200, response.text
+
+
+def metric(server, name):
+    text = requests.get(server.url + "/metrics", timeout=10).text
+    return {labels: float(value) for labels, value in
+            re.findall(rf'^{name}(\{{[^}}]*\}})? (\S+)$', text, re.M)}
+
+
+def test_a_burst_reaches_every_socket_complete_in_order_in_fewer_writes(live_server):
+    admin = live_server.token("root", "admin")
+    count = 40
+
+    async def scenario():
+        sockets = [await RawSocket(live_server.url, live_server.token(f"u{i}")).connect()
+                   for i in range(5)]
+        for seq in range(count):
+            await asyncio.to_thread(broadcast, live_server, admin, seq)
+        for sock in sockets:
+            await sock.wait_for(lambda s: len(s.seqs()) >= count)
+        await asyncio.gather(*(s.close() for s in sockets))
+        return [s.seqs() for s in sockets]
+
+    assert asyncio.run(scenario()) == [list(range(count))] * 5
+    deliveries = metric(live_server, "devtracker_fanout_deliveries_total")
+    writes = metric(live_server, "devtracker_fanout_writes_total")[""]
+    assert deliveries['{path="fast"}'] >= 5 * count
+    # 40 broadcasts over a few hundred milliseconds of REST calls: most share writes.
+    assert writes < deliveries['{path="fast"}'] / 2
+
+
+def test_an_ack_comes_after_the_events_emitted_before_it(live_server):
+    admin = live_server.token("root", "admin")
+
+    async def scenario():
+        sock = await RawSocket(live_server.url, live_server.token("acker")).connect()
+        await asyncio.to_thread(broadcast, live_server, admin, 0)
+        await asyncio.to_thread(broadcast, live_server, admin, 1)  # inside the quiet period: held
+        await sock.ws.send('427["task:join","t-1"]')
+        await sock.wait_for(lambda s: any(m.startswith("437") for m in s.messages))
+        await sock.close()
+        return sock.messages
+
+    messages = asyncio.run(scenario())
+    kinds = ["event" if m.startswith('42["system:bench"') else "ack" for m in messages
+             if m.startswith(('42["system:bench"', "437"))]
+    assert kinds == ["event", "event", "ack"]
+    ack = next(m for m in messages if m.startswith("437"))
+    assert json.loads(ack[3:])[0]["success"] is True
