@@ -10,11 +10,13 @@ socket goes, the user stays listed (with `devices: 0`) until `finish_offline` is
 after the grace period, so a page reload does not flap anywhere: not in events, not in REST.
 """
 import itertools
+import json
 import threading
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 
 from ..models.base import isoformat, utcnow
+from .encoded import EncodedList
 
 ONLINE, AWAY, OFFLINE = "online", "away", "offline"
 SOCKET_STATUSES = (ONLINE, AWAY)
@@ -92,6 +94,10 @@ class PresenceStore(ABC):
     def list_users(self):
         """UserPresence of every listed user (connected, or within the grace period)."""
 
+    def presence_list(self):
+        """`list_users()` for a `presence:list` event: may be shared and cached; never modify it."""
+        return self.list_users()
+
     @abstractmethod
     def socket_user(self, sid):
         """The user id of a registered socket, or None."""
@@ -144,7 +150,7 @@ class PresenceStore(ABC):
 
 class _User:
     __slots__ = ("user_id", "username", "sids", "last_seen", "current_task", "lingering_status",
-                 "published")
+                 "published", "encoded")
 
     def __init__(self, user_id, username):
         self.user_id = user_id
@@ -154,6 +160,7 @@ class _User:
         self.current_task = None
         self.lingering_status = ONLINE  # shown within the grace period: a reload must not flap
         self.published = None  # the (username, status, devices, currentTask) last announced
+        self.encoded = None  # (UserPresence, its JSON) until the user changes
 
 
 class _Socket:
@@ -176,6 +183,7 @@ class MemoryPresenceStore(PresenceStore):
         self._typing = {}  # task_id -> {user_id: (sid, expires_at)}
         self._joins = itertools.count()
         self._offline = {}  # user_id -> when the grace period ends
+        self._list = None  # the presence list as sent, until anyone changes
 
     # --- users and sockets -------------------------------------------------------------
     def add_socket(self, sid, user_id, username, status=ONLINE):
@@ -189,6 +197,7 @@ class MemoryPresenceStore(PresenceStore):
             self._offline.pop(user_id, None)
             user.last_seen = utcnow()
             self._sockets[sid] = _Socket(user_id, status)
+            self._changed(user)
             return Joined(self._presence(user), first)
 
     def remove_socket(self, sid, offline_at=None):
@@ -208,6 +217,7 @@ class MemoryPresenceStore(PresenceStore):
             user.sids.discard(sid)
             user.last_seen = utcnow()
             left.last_device = not user.sids
+            self._changed(user)
             left.presence = self._presence(user)
             if left.last_device and offline_at is not None:
                 self._offline[user.user_id] = offline_at
@@ -222,6 +232,7 @@ class MemoryPresenceStore(PresenceStore):
             before = self._status(user)
             sock.status = status
             user.last_seen = utcnow()
+            self._changed(user)
             presence = self._presence(user)
             return presence, presence["status"] != before
 
@@ -244,6 +255,7 @@ class MemoryPresenceStore(PresenceStore):
             if user is None or user.sids:
                 return None
             del self._users[user_id]
+            self._list = None
             presence = self._presence(user)
             presence["status"] = OFFLINE
             presence["currentTask"] = None
@@ -269,6 +281,14 @@ class MemoryPresenceStore(PresenceStore):
         with self._lock:
             return [self._presence(user) for user in self._users.values()]
 
+    def presence_list(self):
+        with self._lock:
+            if self._list is None:
+                entries = [self._encoded(user) for user in self._users.values()]
+                self._list = EncodedList([presence for presence, _ in entries],
+                                         "[" + ",".join([text for _, text in entries]) + "]")
+            return self._list
+
     def socket_user(self, sid):
         with self._lock:
             sock = self._sockets.get(sid)
@@ -288,7 +308,9 @@ class MemoryPresenceStore(PresenceStore):
             first = not sids
             sids.add(sid)
             sock.tasks[task_id] = next(self._joins)
-            self._users[sock.user_id].current_task = task_id
+            user = self._users[sock.user_id]
+            user.current_task = task_id
+            self._changed(user)
             return first
 
     def leave_task(self, sid, task_id):
@@ -313,6 +335,7 @@ class MemoryPresenceStore(PresenceStore):
             user = self._users[sock.user_id]
             if user.current_task == task_id and user_left:
                 user.current_task = self._latest_task(user)
+                self._changed(user)
             return TaskLeft(True, user_left, cleared)
 
     def socket_tasks(self, sid):
@@ -368,6 +391,16 @@ class MemoryPresenceStore(PresenceStore):
             }
 
     # --- internals --------------------------------------------------------------------------
+    def _changed(self, user):
+        user.encoded = None
+        self._list = None
+
+    def _encoded(self, user):
+        if user.encoded is None:
+            presence = self._presence(user)
+            user.encoded = (presence, json.dumps(presence, separators=(",", ":")))
+        return user.encoded
+
     def _drop_typing(self, task_id, user_id):
         typing = self._typing.get(task_id)
         if typing is not None:

@@ -1,4 +1,5 @@
 """MemoryPresenceStore: presence per user across devices, task rooms per user, typing (SPEC §4)."""
+import json
 import re
 
 import pytest
@@ -286,3 +287,26 @@ def test_task_state_combines_viewers_and_typists(store):
     assert state["totalViewing"] == 2 and len(state["viewingUsers"]) == 2
     assert store.task_state("task_x") == {"taskId": "task_x", "viewingUsers": [],
                                           "typingUsers": [], "totalViewing": 0}
+
+
+def test_the_presence_list_is_cached_until_anything_about_anyone_changes():
+    store = MemoryPresenceStore()
+    store.add_socket("a1", "alice", "Alice")
+    first = store.presence_list()
+    assert store.presence_list() is first  # nothing changed: the same encoded list
+    steps = [lambda: store.add_socket("b1", "bob", "Bob"),
+             lambda: store.add_socket("a2", "alice", "Alice"),
+             lambda: store.set_status("a1", "away"),
+             lambda: store.join_task("a1", "t1"),
+             lambda: store.leave_task("a1", "t1"),
+             lambda: store.remove_socket("a2", offline_at=0),
+             lambda: store.remove_socket("b1", offline_at=0),
+             lambda: store.expire_offline(1)]
+    for step in steps:
+        before = store.presence_list()
+        step()
+        after = store.presence_list()
+        assert after is not before
+        assert after == store.list_users()
+        assert json.loads(after.json) == store.list_users()
+    assert [p["userId"] for p in store.presence_list()] == ["alice"]
