@@ -209,3 +209,28 @@ def test_a_service_may_name_an_actor_but_a_user_may_not(client, auth):
     assert data["userId"] == "dave" and data["username"] == "Dave"
     assert_error(client.post(f"{API}/activity", json=body, headers=auth("bob")),
                  403, "ACTOR_NOT_ALLOWED")
+
+
+@pytest.mark.parametrize("config_overrides", [{"JWT_DECODE_LEEWAY": 0}])
+def test_a_token_accepted_before_is_refused_once_it_expires(client, config_overrides):
+    """Verified tokens are remembered, but never past their expiry."""
+    now = int(time.time())
+    token = hs256(claims(iat=now, exp=now + 2))
+    assert_ok(client.get(f"{API}/stats", headers=bearer(token)))
+    assert_ok(client.get(f"{API}/stats", headers=bearer(token)))
+    time.sleep(max(0.0, now + 2 - time.time()) + 1.1)
+    assert_unauthorized(client.get(f"{API}/stats", headers=bearer(token)), "TOKEN_EXPIRED")
+
+
+def test_a_remembered_token_still_needs_the_role(client):
+    token = hs256(claims(role="user"))
+    assert_ok(client.get(f"{API}/stats", headers=bearer(token)))
+    response = client.post(f"{API}/broadcast", json=BROADCAST_BODY, headers=bearer(token))
+    assert_error(response, 403, "FORBIDDEN")
+
+
+def test_a_token_signed_with_another_secret_is_refused_even_for_a_remembered_subject(client):
+    good = hs256(claims())
+    assert_ok(client.get(f"{API}/stats", headers=bearer(good)))
+    forged = hs256(claims(), secret="another-secret-that-is-long-enough-for-hs256")
+    assert_unauthorized(client.get(f"{API}/stats", headers=bearer(forged)), "TOKEN_INVALID")
