@@ -12,6 +12,7 @@ import threading
 import time
 from array import array
 
+from bulk import BulkPoller, BulkSocket
 from lean import LeanSocket
 
 DELIVERY_EVENTS = ("system:bench", "task:updated", "notification")
@@ -38,6 +39,7 @@ class Worker:
         self.seqs, self.sent, self.recv = array("q"), array("d"), array("d")
         self.presence = []
         self.delivered = 0
+        self.poller = BulkPoller()        # the bulk sockets' reader and counts (bulk.py)
         self.loop = None
 
     # --- event handlers (called from LeanSocket._read) ----------------------------------------
@@ -63,27 +65,36 @@ class Worker:
         for name in events:
             self.handlers[name] = (self._on_delivery if name in DELIVERY_EVENTS
                                    else self._on_presence(name))
+        # Bulk sockets count every frame with a "seq" while a delivery event is watched; they
+        # never report presence (a storm's N² presence frames are skipped by a scan).
+        self.poller.counting = any(name in DELIVERY_EVENTS for name in events)
         return sorted(self.handlers)
 
     def drain(self):
         out = {"seqs": self.seqs.tobytes(), "sent": self.sent.tobytes(), "recv": self.recv.tobytes(),
-               "presence": self.presence}
+               "presence": self.presence, "bulk": self.poller.drain()}
         self.seqs, self.sent, self.recv = array("q"), array("d"), array("d")
         self.presence = []
         return out
 
     # --- commands ---------------------------------------------------------------------------
     async def connect(self, url, specs, concurrency=200, timeout=600):
-        """Open one socket per spec {token, deflate, task?}; each counts once replay:done arrived
-        (and, with a task, once task:join was acknowledged)."""
+        """Open one socket per spec {token, deflate, task?, bulk?, precise?}; each counts once
+        replay:done arrived (and, with a task, once task:join was acknowledged). A `bulk` spec
+        gets a `bulk.BulkSocket` (counted in bulk; timed when `precise`), others a LeanSocket."""
         gate = asyncio.Semaphore(concurrency)
         errors, opened = [], []
 
         async def one(spec):
             async with gate:
                 for attempt in range(CONNECT_ATTEMPTS):
-                    sock = LeanSocket(url, {"token": spec["token"]}, self.handlers,
-                                      deflate=spec.get("deflate", False))
+                    if spec.get("bulk"):
+                        sock = BulkSocket(url, {"token": spec["token"]}, self.poller,
+                                          deflate=spec.get("deflate", False),
+                                          precise=spec.get("precise", False))
+                    else:
+                        sock = LeanSocket(url, {"token": spec["token"]}, self.handlers,
+                                          deflate=spec.get("deflate", False))
                     try:
                         await sock.connect()
                         if spec.get("task"):
@@ -170,7 +181,7 @@ class Worker:
                 finished.set_result(None)
             self.counters[2 * self.index] = sum(1 for s in self.sockets
                                                 if s.ready_at and not s.closed and s.dropped_at is None)
-            self.counters[2 * self.index + 1] = self.delivered
+            self.counters[2 * self.index + 1] = self.delivered + self.poller.delivered
             await asyncio.sleep(0.25)
 
     async def run_command(self, name, args):
