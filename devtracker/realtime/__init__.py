@@ -36,10 +36,12 @@ def client_manager(app):
 
 def init_namespace(app, socketio):
     """Register the `/` namespace on the app's Socket.IO server."""
+    from ..services.users import DIRECTORY_KEY, DirectoryWriter
     from .acks import install_ack_probe
     from .namespace import RealtimeNamespace
 
     install_ack_probe(socketio.server)
+    app.extensions[DIRECTORY_KEY] = DirectoryWriter(app, socketio.start_background_task, socketio.sleep)
     namespace = RealtimeNamespace(app, app.extensions[EXTENSION_KEY], socketio.server.manager.gate)
     socketio.on_namespace(namespace)
     app.extensions[NAMESPACE_KEY] = namespace

@@ -93,7 +93,8 @@ def send_idle(eio_socket_, frame):
     if sent == 0:
         lock.release()
         return False
-    eventlet.spawn_n(_finish, ws, frame[sent:], lock)  # the lock stays held until the rest is out
+    # The lock stays held until the rest is out; a view, not a copy, of what is left.
+    eventlet.spawn_n(_finish, ws, memoryview(frame)[sent:], lock)
     return True
 
 

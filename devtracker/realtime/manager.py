@@ -155,8 +155,9 @@ class FastEmitMixin:
         started = time.monotonic()
         self._pending = {}
         fast = queued = writes = 0
+        blobs = {}  # most sockets were sent the same messages: join their frames once
         for eio_sid, items in pending.items():
-            sent, handed = self._write(eio_sid, items)
+            sent, handed = self._write(eio_sid, items, blobs)
             fast += sent
             queued += handed
             writes += bool(sent)
@@ -171,9 +172,17 @@ class FastEmitMixin:
             self.fast_writes += bool(sent)
             self.queued_deliveries += handed
 
-    def _write(self, eio_sid, items):
+    def _write(self, eio_sid, items, blobs=None):
         engine_socket = self.server.eio.sockets.get(eio_sid)
-        blob = items[0][0] if len(items) == 1 else b"".join([frame for frame, _ in items])
+        if len(items) == 1:
+            blob = items[0][0]
+        else:
+            key = tuple(map(id, items))  # the items are alive until the flush ends: ids are unique
+            blob = blobs.get(key) if blobs is not None else None
+            if blob is None:
+                blob = b"".join([frame for frame, _ in items])
+                if blobs is not None:
+                    blobs[key] = blob
         if engine_socket is not None and self.send_idle(engine_socket, blob):
             return len(items), 0
         for _, eio_pkt in items:

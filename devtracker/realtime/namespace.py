@@ -21,7 +21,7 @@ from ..extensions import db
 from ..models.base import MAX_ID, isoformat
 from ..schemas.notification import MarkReadSchema
 from ..services import notifications
-from ..services.users import remember_principal_safely, touch_last_seen
+from ..services.users import DIRECTORY_KEY, touch_last_seen
 from .acks import ack_requested
 from .housekeeping import Housekeeper
 from .limits import TokenBucket, message_size
@@ -235,7 +235,7 @@ class RealtimeNamespace(Namespace):
         self.enter_room(sid, user_room(user_id))
         self.enter_room(sid, AUTHENTICATED_ROOM)
         self._schedule_expiry(state)
-        remember_principal_safely(principal)
+        self.app.extensions[DIRECTORY_KEY].add(principal)
         self._announce(user_id)
 
     def _finish_session(self, sid, cursors):

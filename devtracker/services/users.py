@@ -1,5 +1,6 @@
 """The user directory: remember who was seen, and when."""
 import logging
+import threading
 
 from flask import current_app
 from sqlalchemy import func, select
@@ -12,6 +13,7 @@ from ..models.base import utcnow
 log = logging.getLogger(__name__)
 SEEN_CACHE_KEY = "devtracker.users_seen"
 SEEN_CACHE_LIMIT = 50_000
+DIRECTORY_KEY = "devtracker.directory"
 
 
 def _seen_cache():
@@ -53,6 +55,91 @@ def remember_user(user_id, username, role=None):
     cache[user_id] = (username, role)
 
 
+def _known(cache, user_id, username, role):
+    return cache.get(user_id) in ((username, role), (username, None))
+
+
+def remember_principals(principals):
+    """remember_principal for many callers, in one transaction."""
+    cache = _seen_cache()
+    fresh = [p for p in principals if not _known(cache, p.user_id, p.username, p.role)]
+    if not fresh:
+        return
+    for principal in fresh:
+        user = db.session.get(User, principal.user_id)
+        if user is None:
+            db.session.add(User(id=principal.user_id, username=principal.username,
+                                role=principal.role or "user"))
+        else:
+            user.username = principal.username
+            if principal.role:
+                user.role = principal.role
+    try:
+        db.session.commit()
+    except IntegrityError:  # another process inserted one of them first: go one by one
+        db.session.rollback()
+        for principal in fresh:
+            remember_principal(principal)
+        return
+    if len(cache) + len(fresh) >= SEEN_CACHE_LIMIT:
+        cache.clear()
+    for principal in fresh:
+        cache[principal.user_id] = (principal.username, principal.role)
+
+
+class DirectoryWriter:
+    """Directory entries of socket users, written off the connect path, in batches.
+
+    In a connect storm, one commit (and fsync) per new user inside the event loop holds up
+    every other socket. Here entries wait up to `delay` seconds and are written together in a
+    background task; `count_users` writes what is waiting first, so reads agree with sockets.
+    The directory is best effort: a failed write is logged, never a refused connection.
+    """
+
+    def __init__(self, app, spawn, sleep, delay=0.2):
+        self.app = app
+        self._spawn = spawn
+        self._sleep = sleep
+        self.delay = delay
+        self._lock = threading.Lock()
+        self._pending = {}
+        self._running = False
+
+    def add(self, principal):
+        """Remember a principal soon (at once when it is known already)."""
+        cache = self.app.extensions.setdefault(SEEN_CACHE_KEY, {})
+        if _known(cache, principal.user_id, principal.username, principal.role):
+            return
+        with self._lock:
+            self._pending[principal.user_id] = principal
+            if self._running:
+                return
+            self._running = True
+        self._spawn(self._run)
+
+    def _run(self):
+        while True:
+            self._sleep(self.delay)
+            with self.app.app_context():
+                self.flush()
+            with self._lock:
+                if not self._pending:
+                    self._running = False
+                    return
+
+    def flush(self):
+        """Write what is waiting (inside an app context)."""
+        with self._lock:
+            batch, self._pending = self._pending, {}
+        if not batch:
+            return
+        try:
+            remember_principals(list(batch.values()))
+        except Exception:  # logged; presence works without the directory entries
+            db.session.rollback()
+            log.warning("could not record %d users in the directory", len(batch), exc_info=True)
+
+
 def touch_last_seen(user_id, when=None):
     """Keep a user's last-seen time (on disconnect and status changes)."""
     user = db.session.get(User, user_id)
@@ -68,5 +155,8 @@ def last_seen(user_id):
 
 def count_users():
     """Users ever seen (services are callers, not users)."""
+    writer = current_app.extensions.get(DIRECTORY_KEY)
+    if writer is not None:
+        writer.flush()
     return db.session.execute(
         select(func.count()).select_from(User).where(User.role != "service")).scalar_one()
