@@ -33,13 +33,19 @@ class ReplayGate:
 
         `message` is what to hand to `release`'s `send_message` (an encoded form, shared by every
         socket the event is held for)."""
-        held = []
+        namespace_rooms = rooms.get(namespace, {})
+        skip = set(skip_sid)
+        item = (event, data, message)
         with self.lock:
-            for sid, pen in self._held.items():
-                if sid in skip_sid or not _addressed(rooms.get(namespace, {}), room, sid):
-                    continue
-                pen.append((event, data, message))
-                held.append(sid)
+            pens = self._held
+            if isinstance(room, str) or room is None:  # one room: a set lookup per gated socket
+                members = namespace_rooms.get(room, {})
+                held = [sid for sid in pens if sid in members and sid not in skip]
+            else:
+                held = [sid for sid in pens
+                        if sid not in skip and _addressed(namespace_rooms, room, sid)]
+            for sid in held:
+                pens[sid].append(item)
         return held
 
     def release(self, sid, send, keep=lambda event, data: True, send_message=None):

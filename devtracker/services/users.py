@@ -65,8 +65,10 @@ def remember_principals(principals):
     fresh = [p for p in principals if not _known(cache, p.user_id, p.username, p.role)]
     if not fresh:
         return
+    stored = {user.id: user for user in db.session.execute(
+        select(User).where(User.id.in_([p.user_id for p in fresh]))).scalars()}
     for principal in fresh:
-        user = db.session.get(User, principal.user_id)
+        user = stored.get(principal.user_id)
         if user is None:
             db.session.add(User(id=principal.user_id, username=principal.username,
                                 role=principal.role or "user"))
