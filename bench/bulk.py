@@ -44,7 +44,8 @@ PING = b"\x81\x012"               # a complete, unmasked text frame holding "2"
 PING_HEADS = (b"\x81", b"\x81\x01")
 READ_SIZE = 1 << 18
 OPEN_TIMEOUT = 60
-POLL_INTERVAL = 0.1               # seconds between two reads of a bulk socket
+POLL_INTERVAL = 0.1               # seconds between two reads of a bulk socket while counting
+IDLE_INTERVAL = 0.02              # otherwise (connect storms: the server's queues stay short)
 TAIL = 32                         # a partial `"seq":N` match at the end of a read is shorter
 
 
@@ -307,14 +308,16 @@ class BulkSocket:
 
 
 class BulkPoller:
-    """Reads the bulk sockets of one worker every `interval` seconds; precise sockets get an event
+    """Reads the bulk sockets of one worker every `interval` seconds while deliveries are counted
+    (`idle_interval` otherwise, so that presence frames do not pile up at a storm's sockets
+    longer than a browser would let them); precise sockets get an event
     loop reader. Counts deliveries per seq (`counts`), the last time each seq was read (`last`),
     and for precise sockets a (seq, time) record per delivery (`seqs`, `recv`)."""
 
-    def __init__(self, interval=POLL_INTERVAL):
+    def __init__(self, interval=POLL_INTERVAL, idle_interval=IDLE_INTERVAL):
         import select
 
-        self.interval = interval
+        self.interval, self.idle_interval = interval, idle_interval
         self.buffer = bytearray(READ_SIZE)   # every read lands here (one process, one thread)
         self.epoll = select.epoll()
         self.by_fd = {}
@@ -371,4 +374,4 @@ class BulkPoller:
                     sock = by_fd.get(fd)
                     if sock is not None:
                         sock.read(now)
-            await asyncio.sleep(self.interval)
+            await asyncio.sleep(self.interval if self.counting else self.idle_interval)

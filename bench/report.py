@@ -1,23 +1,46 @@
 """Numbers from raw receive records, and the table printed at the end of a run."""
 from array import array
-from collections import Counter
+from collections import Counter, namedtuple
 
 import numpy as np
 
 LATENCY_BUDGET_MS = 1000.0   # a step is sustained when p99 stays under this and nothing is missing
 
 
+# seqs/sent/recv: one record per timed delivery (lean sockets, and the precise sample of the bulk
+# sockets: their `sent` is NaN, the parent knows when each seq was sent); counts: deliveries per
+# seq at every socket; last: the last time each seq was read anywhere; presence: lean records.
+Records = namedtuple("Records", "seqs sent recv presence counts last")
+
+
 def merge_drains(drains):
-    """Worker drains → (seqs, sent, recv) numpy arrays and the presence records."""
+    """Worker drains → Records (numpy arrays for the timed deliveries)."""
     seqs, sent, recv, presence = array("q"), array("d"), array("d"), []
+    counts, last = Counter(), {}
     for drain in drains:
         seqs.frombytes(drain["seqs"])
         sent.frombytes(drain["sent"])
         recv.frombytes(drain["recv"])
         presence.extend(drain["presence"])
-    return (np.frombuffer(seqs, dtype=np.int64) if seqs else np.zeros(0, np.int64),
-            np.frombuffer(sent, dtype=np.float64) if sent else np.zeros(0),
-            np.frombuffer(recv, dtype=np.float64) if recv else np.zeros(0), presence)
+        bulk = drain.get("bulk") or {}
+        seqs.extend(bulk.get("seqs", ()))
+        recv.extend(bulk.get("recv", ()))
+        sent.extend([float("nan")] * (len(recv) - len(sent)))
+        counts.update(bulk.get("counts", {}))
+        for seq, at in bulk.get("last", {}).items():
+            if at > last.get(seq, 0.0):
+                last[seq] = at
+    seqs = np.frombuffer(seqs, dtype=np.int64) if seqs else np.zeros(0, np.int64)
+    sent = np.frombuffer(sent, dtype=np.float64) if sent else np.zeros(0)
+    recv = np.frombuffer(recv, dtype=np.float64) if recv else np.zeros(0)
+    # Lean sockets' deliveries are counted from their records (bulk ones counted themselves).
+    lean = np.isfinite(sent)
+    if lean.any():
+        counts.update(seqs[lean].tolist())
+        for seq, at in zip(seqs[lean].tolist(), recv[lean].tolist()):
+            if at > last.get(seq, 0.0):
+                last[seq] = at
+    return Records(seqs, sent, recv, presence, counts, last)
 
 
 def percentiles(values_ms):
@@ -30,31 +53,44 @@ def percentiles(values_ms):
             "max": round(float(values.max()), 1)}
 
 
-def step_result(records, seq_range, expected_per_message, started, statuses, offered_rate, duration):
+def step_result(records, seq_range, expected_per_message, started, statuses, offered_rate, duration,
+                sent_at=None):
     """Everything about one step: latency of what arrived, what is missing, achieved rates.
 
     `records` are merged drains; only deliveries whose seq lies in `seq_range` count
     (late arrivals of an earlier step are ignored). `expected_per_message` is how many
     sockets each trigger must reach. `statuses` are the HTTP statuses of the triggers.
+    `sent_at[i]` is when trigger `low + i` was due (its `sentAt`); without it the records' own.
+    Latency percentiles come from the timed records; `lastSocketMs` is, per message, sent → the
+    last socket that read it (bulk sockets are read every few ms, so it is late by up to that).
     """
-    seqs, sent, recv, _ = records
     low, high = seq_range
+    seqs, recv = records.seqs, records.recv
     mask = (seqs >= low) & (seqs < high)
-    lat = (recv[mask] - sent[mask]) * 1000.0
+    if sent_at is not None:
+        sent_at = np.asarray(sent_at, dtype=np.float64)
+        lat = (recv[mask] - sent_at[seqs[mask] - low]) * 1000.0
+    else:
+        lat = (recv[mask] - records.sent[mask]) * 1000.0
     messages = high - low
-    per_message = Counter(seqs[mask].tolist())
-    complete = sum(1 for s in range(low, high) if per_message.get(s, 0) >= expected_per_message)
-    duplicates = sum(max(0, n - expected_per_message) for n in per_message.values())
-    delivered = int(mask.sum())
+    counts, last = records.counts, records.last
+    per_message = [counts.get(s, 0) for s in range(low, high)]
+    complete = sum(1 for n in per_message if n >= expected_per_message)
+    duplicates = sum(max(0, n - expected_per_message) for n in per_message)
+    delivered = int(sum(per_message))
+    last_read = [last[s] for s in range(low, high) if s in last]
     # The window is the step's nominal length, or longer when deliveries trailed beyond it.
-    span = max(messages / offered_rate, (float(recv[mask].max()) - started) if delivered else 0.0)
+    span = max(messages / offered_rate, (max(last_read) - started) if last_read else 0.0)
     ok_status = sum(1 for s in statuses if 200 <= s < 300)
     result = {"offeredPerSecond": offered_rate, "seconds": duration, "messages": messages,
               "triggersAccepted": ok_status, "expectedDeliveries": messages * expected_per_message,
               "delivered": delivered, "completeMessages": complete, "duplicates": duplicates,
-              "latencyMs": percentiles(lat),
+              "latencyMs": percentiles(lat), "timedDeliveries": int(mask.sum()),
               "deliveriesPerSecond": round(delivered / span, 1) if span > 0 else 0.0,
               "messagesPerSecond": round(ok_status / span, 2) if span > 0 else 0.0}
+    if sent_at is not None:
+        result["lastSocketMs"] = percentiles([(last[s] - sent_at[s - low]) * 1000.0
+                                              for s in range(low, high) if s in last])
     p99 = result["latencyMs"]["p99"]
     result["sustained"] = bool(complete == messages and ok_status == messages and p99 is not None
                                and p99 < LATENCY_BUDGET_MS)

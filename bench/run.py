@@ -25,6 +25,8 @@ if HERE not in sys.path:
     sys.path.insert(0, HERE)
 
 from servers import SERVER_NAMES, machine_info, make_server  # noqa: E402
+
+SCENARIO_NAMES = ("storm", "rooms", "fanout", "notifications", "churn")
 from workers import WorkerPool, raise_open_files  # noqa: E402
 
 
@@ -35,15 +37,17 @@ class Plan:
     quick: bool
     servers: list
     sizes: list
+    scenarios: tuple
     deflate_share: float
     client_procs: int
     devices_per_user: int
     storm_timeout: float
     connect_concurrency: int
     payload: str
+    latency_sockets: int = 32
     http_threads: int = 32
     step_seconds: float = 4.0
-    org_rates: tuple = (1, 2, 5, 10, 20, 50, 100, 200, 500)
+    org_rates: tuple = (1, 2, 5, 10, 20, 50, 100, 150, 200, 300, 400, 500, 700, 1000)
     room_viewers: tuple = (10, 100)
     room_rate: float = 20.0
     room_messages: int = 200
@@ -77,6 +81,10 @@ def parse_args(argv=None):
     p.add_argument("--sizes", default=None,
                    help="socket counts for the connect storm and org-wide fan-out "
                         "(default 1000,5000,10000; 50 with --quick)")
+    p.add_argument("--scenarios", default=",".join(SCENARIO_NAMES),
+                   help="comma-separated, of storm,rooms,fanout,notifications,churn (default: all; "
+                        "fanout runs on the sockets of a connect storm, whose numbers are then "
+                        "recorded too; notifications and churn run on the real server only)")
     p.add_argument("--quick", action="store_true", help="tiny sizes and short steps (CI)")
     p.add_argument("--deflate-share", type=float, default=0.3,
                    help="share of sockets that offer permessage-deflate (default 0.3)")
@@ -91,6 +99,9 @@ def parse_args(argv=None):
                    help="give up a connect storm after this many seconds (default 600; 60 with --quick)")
     p.add_argument("--connect-concurrency", type=int, default=250,
                    help="handshakes in flight per client process (default 250)")
+    p.add_argument("--latency-sockets", type=int, default=32,
+                   help="connect-storm sockets (spread evenly) whose deliveries are timed as they "
+                        "arrive; the others are only counted, in bulk (default 32)")
     p.add_argument("--payload-bytes", type=int, default=200,
                    help="filler in each trigger's data besides seq and sentAt (default 200)")
     args = p.parse_args(argv)
@@ -98,6 +109,10 @@ def parse_args(argv=None):
     unknown = [s for s in servers if s not in SERVER_NAMES]
     if unknown or not servers:
         p.error(f"unknown server(s) {unknown}; choose from {','.join(SERVER_NAMES)}")
+    scenario_names = [s.strip() for s in args.scenarios.split(",") if s.strip()]
+    unknown = [s for s in scenario_names if s not in SCENARIO_NAMES]
+    if unknown or not scenario_names:
+        p.error(f"unknown scenario(s) {unknown}; choose from {','.join(SCENARIO_NAMES)}")
     sizes = args.sizes or ("50" if args.quick else "1000,5000,10000")
     try:
         sizes = [int(s) for s in sizes.split(",") if s.strip()]
@@ -109,10 +124,12 @@ def parse_args(argv=None):
         p.error("--deflate-share is a share between 0 and 1")
     if not 1 <= args.client_procs <= 64:
         p.error("--client-procs must be between 1 and 64")
-    plan = Plan(quick=args.quick, servers=servers, sizes=sizes, deflate_share=args.deflate_share,
+    plan = Plan(quick=args.quick, servers=servers, sizes=sizes,
+                scenarios=tuple(n for n in SCENARIO_NAMES if n in scenario_names), deflate_share=args.deflate_share,
                 client_procs=args.client_procs, devices_per_user=max(1, args.devices_per_user),
                 storm_timeout=args.storm_timeout or (60.0 if args.quick else 600.0),
                 connect_concurrency=max(1, args.connect_concurrency),
+                latency_sockets=max(1, args.latency_sockets),
                 payload="x" * max(0, args.payload_bytes))
     if args.quick:
         plan = dataclasses.replace(plan, **QUICK)
@@ -201,17 +218,22 @@ def bench_server(name, plan, pool, status, log_dir, data_dir, database_url, part
     def phase(label, body):
         return run_phase(server, pool, plan, status, errors, label, body)
 
-    scen["roomFanout"] = phase("task-room fan-out", lambda bench: [
-        scenarios.room_fanout(bench, viewers) for viewers in plan.room_viewers]) or []
-    for size in plan.sizes:
-        outcome = phase(f"connect storm {size}",
-                        lambda bench: scenarios.connect_storm_and_org_fanout(bench, size))
-        if outcome:
-            scen["connectStorm"].append(outcome[0])
-            scen["orgFanout"].append(outcome[1])
-    if "notify" in server.features:
+    wanted = set(plan.scenarios)
+    if "rooms" in wanted:
+        scen["roomFanout"] = phase("task-room fan-out", lambda bench: [
+            scenarios.room_fanout(bench, viewers) for viewers in plan.room_viewers]) or []
+    if wanted & {"storm", "fanout"}:
+        fanout = "fanout" in wanted
+        for size in plan.sizes:
+            outcome = phase(f"connect storm {size}", lambda bench: scenarios.connect_storm_and_org_fanout(
+                bench, size, fanout=fanout))
+            if outcome:
+                scen["connectStorm"].append(outcome[0])
+                if outcome[1] is not None:
+                    scen["orgFanout"].append(outcome[1])
+    if "notifications" in wanted and "notify" in server.features:
         scen["notify"] = phase("notifications", scenarios.notify_throughput)
-    if "churn" in server.features:
+    if "churn" in wanted and "churn" in server.features:
         scen["churn"] = phase("presence churn", scenarios.presence_churn)
     return {"scenarios": scen, "errors": errors}
 

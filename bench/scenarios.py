@@ -25,18 +25,25 @@ class Bench:
         return merge_drains(self.pool.call_all("drain", timeout=120))
 
 
-def _deflate(index, share):
-    """Spread the deflate-offering sockets evenly: socket i offers it when i*share crosses an integer."""
+def _spread(index, share):
+    """Pick a share of the sockets evenly (deflate offers, timed sockets): socket i is picked when
+    i*share crosses an integer."""
     return int((index + 1) * share) > int(index * share)
 
 
-def open_population(bench, count, prefix, task=None, devices=1, timeout=None):
+def open_population(bench, count, prefix, task=None, devices=1, timeout=None, bulk=False):
     """Open `count` sockets (users `prefix-<i // devices>`) across the client processes and wait
-    until each got replay:done (and its task:join ack). Returns timings and failures."""
+    until each got replay:done (and its task:join ack). Returns timings and failures.
+    With `bulk`, they are bulk.BulkSockets, `plan.latency_sockets` of them (spread evenly)
+    timed as they read, the others only counted."""
     server, pool, plan = bench.server, bench.pool, bench.plan
     bench.status.update(target=count)
+    timed = min(count, plan.latency_sockets) / count
     specs = [{"token": server.token(f"{prefix}-{i // devices}"), "task": task,
-              "deflate": _deflate(i, plan.deflate_share)} for i in range(count)]
+              "deflate": _spread(i, plan.deflate_share)} for i in range(count)]
+    if bulk:
+        for i, spec in enumerate(specs):
+            spec.update(bulk=True, precise=_spread(i, timed))
     timeout = timeout or plan.storm_timeout
     started = time.time()
     answers = pool.call_each("connect", [(server.url, part, plan.connect_concurrency, timeout)
@@ -84,7 +91,8 @@ def close_population(bench, timeout=60):
 
 def run_step(bench, trigger, rate, duration, expected_per_message):
     """Send round(rate*duration) triggers at `rate` per second (open loop: sentAt is when each
-    was due), wait (bounded) for the deliveries, and measure them."""
+    was due), wait (bounded) for the deliveries, and measure them. CPU is measured from the first
+    trigger until the deliveries are in (or the wait gave up), before the drain."""
     plan = bench.plan
     count = max(1, round(rate * duration))
     low = next(bench.seq)
@@ -92,43 +100,71 @@ def run_step(bench, trigger, rate, duration, expected_per_message):
         next(bench.seq)
     baseline = bench.deliveries()
     expected = count * expected_per_message
-    cpu_before = (bench.server.cpu_seconds(), bench.pool.call_all("cpu", timeout=30))
+    cpu_before = cpu_snapshot(bench)
     started = time.time()
-    futures = []
+    futures, sent_at = [], []
+
+    def send(seq, data, due):
+        began = time.time()
+        status = trigger(seq, data)
+        return status, began - due, time.time()
+
     for i in range(count):
-        delay = started + i / rate - time.time()
+        due = started + i / rate
+        delay = due - time.time()
         if delay > 0:
             time.sleep(delay)
-        data = {"seq": low + i, "sentAt": time.time(), "bench": plan.payload}
-        futures.append(bench.executor.submit(trigger, low + i, data))
+        data = {"seq": low + i, "sentAt": due, "bench": plan.payload}
+        sent_at.append(due)
+        futures.append(bench.executor.submit(send, low + i, data, due))
+    dispatched = time.time()
     last_change, seen = time.time(), bench.deliveries()
     cap = time.time() + max(plan.min_wait, duration * 3)
     while time.time() < cap and seen - baseline < expected:
-        time.sleep(0.1)
+        time.sleep(0.05)
         now = bench.deliveries()
         if now != seen:
             seen, last_change = now, time.time()
         elif time.time() - last_change > plan.quiet and all(f.done() for f in futures):
             break
+    cpu = cpu_shares(bench, cpu_before, time.time() - started)
     done, _ = wait(futures, timeout=max(0.0, cap - time.time()) + 5)
-    statuses = [f.result() if f in done else 0 for f in futures]
+    answers = [f.result() if f in done else (0, None, None) for f in futures]
+    statuses = [a[0] for a in answers]
     time.sleep(0.3)  # the workers publish progress every 0.25 s; the last frames are in by now
     result = step_result(bench.drain(), (low, low + count), expected_per_message, started, statuses,
-                         rate, duration)
-    result.update(cpu_shares(bench, cpu_before, time.time() - started))
+                         rate, duration, sent_at=sent_at)
+    # The senders: did they keep up with the offered rate? (lag = sent − due; ms = the REST call)
+    ends = [a[2] for a in answers if a[2] is not None]
+    result["triggers"] = {
+        "sentPerSecond": round(count / (ends[-1] - started), 1) if ends and ends[-1] > started else None,
+        "dispatchSeconds": round(dispatched - started, 3),
+        "lagMs": percentiles([a[1] * 1000 for a in answers if a[1] is not None]),
+        "callMs": percentiles([(a[2] - sent_at[i] - a[1]) * 1000 for i, a in enumerate(answers)
+                               if a[2] is not None])}
+    result.update(cpu)
     return result
 
 
+def cpu_snapshot(bench):
+    return (bench.server.cpu_seconds(), bench.pool.call_all("cpu", timeout=30), time.process_time())
+
+
 def cpu_shares(bench, before, wall):
-    """CPU used during a step, in cores: the server's, and the busiest client process's (near 1.0
-    means the clients, not the server, may have been the limit)."""
-    server_before, clients_before = before
-    server_after, clients_after = bench.server.cpu_seconds(), bench.pool.call_all("cpu", timeout=30)
-    out = {"serverCpu": None, "busiestClientCpu": None}
-    if wall > 0 and server_before is not None and server_after is not None:
+    """CPU used during a step, in cores: the server's, the busiest client process's (near 1.0
+    means the clients, not the server, may have been the limit), all client processes', and the
+    bench process's (the trigger senders)."""
+    server_before, clients_before, bench_before = before
+    server_after, clients_after, bench_after = cpu_snapshot(bench)
+    out = {"serverCpu": None, "busiestClientCpu": None, "clientsCpu": None, "benchCpu": None}
+    if wall <= 0:
+        return out
+    if server_before is not None and server_after is not None:
         out["serverCpu"] = round((server_after - server_before) / wall, 2)
-    if wall > 0:
-        out["busiestClientCpu"] = round(max(a - b for a, b in zip(clients_after, clients_before)) / wall, 2)
+    used = [a - b for a, b in zip(clients_after, clients_before)]
+    out["busiestClientCpu"] = round(max(used) / wall, 2)
+    out["clientsCpu"] = round(sum(used) / wall, 2)
+    out["benchCpu"] = round((bench_after - bench_before) / wall, 2)
     return out
 
 
@@ -149,12 +185,13 @@ def ladder(bench, trigger, rates, duration, expected_per_message, label):
 
 
 # --- 1 + 3: connect storm, then org-wide fan-out on the same sockets -------------------------------
-def connect_storm_and_org_fanout(bench, size):
+def connect_storm_and_org_fanout(bench, size, fanout=True):
+    """The storm's numbers, and the org-wide ladder on its sockets (None without `fanout`)."""
     server, plan = bench.server, bench.plan
     bench.status.update(scenario=f"connect storm {size}")
     rss_before = server.rss_kib()
     started = time.time()
-    storm = open_population(bench, size, "org", devices=plan.devices_per_user)
+    storm = open_population(bench, size, "org", devices=plan.devices_per_user, bulk=True)
     time.sleep(plan.settle)
     rss_after = server.rss_kib()
     storm.update(client_health(bench, started))
@@ -166,6 +203,8 @@ def connect_storm_and_org_fanout(bench, size):
         storm["serverConnectedSockets"] = server.connected_sockets()
     except Exception as exc:  # noqa: BLE001
         storm["serverConnectedSockets"] = f"error: {exc}"
+    if not fanout:
+        return storm, None
     # Every socket still open at the clients must get every broadcast (one the server dropped
     # without the client noticing counts as missing).
     live = storm["live"]
@@ -232,7 +271,7 @@ def presence_churn(bench):
                 for c in part]
     bench.status.update(scenario="churn: waiting for user:offline (grace period)")
     time.sleep(plan.offline_wait)
-    _, _, _, presence = bench.drain()
+    presence = bench.drain().presence
     pool.call_all("watch", [])
     started = {c[0]: c for c in churners if c[2] is not None}
     online, offline = [], []

@@ -22,6 +22,17 @@ def test_help_exits_zero():
                             text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert "--deflate-share" in result.stdout and "--client-procs" in result.stdout
+    assert "--scenarios" in result.stdout and "storm,rooms,fanout,notifications,churn" in result.stdout
+
+
+def test_scenarios_option_selects_and_rejects():
+    sys.path.insert(0, os.path.join(ROOT, "bench"))
+    from run import parse_args
+
+    assert parse_args([])[1].scenarios == ("storm", "rooms", "fanout", "notifications", "churn")
+    assert parse_args(["--scenarios", "churn,fanout"])[1].scenarios == ("fanout", "churn")
+    with pytest.raises(SystemExit):
+        parse_args(["--scenarios", "fanout,nope"])
 
 
 @pytest.mark.integration
@@ -59,7 +70,27 @@ def test_quick_run_against_the_real_server(tmp_path):
     for step in org["steps"]:
         assert number(step["latencyMs"]["p99"]) and number(step["deliveriesPerSecond"])
         assert number(step["offeredPerSecond"])
+        assert step["completeMessages"] == step["messages"] and step["duplicates"] == 0
+        assert number(step["triggers"]["sentPerSecond"]) and number(step["triggers"]["lagMs"]["p99"])
+        assert number(step["clientsCpu"]) and number(step["serverCpu"]) and number(step["benchCpu"])
 
     assert scen["notify"]["steps"] and number(scen["notify"]["steps"][0]["latencyMs"]["p99"])
     churn = scen["churn"]
     assert churn["churnersConnected"] > 0 and number(churn["onlineMs"]["p99"])
+
+
+@pytest.mark.integration
+def test_one_scenario_alone(tmp_path):
+    """`--scenarios fanout` runs the connect storm and the org-wide ladder, nothing else."""
+    result = subprocess.run([sys.executable, RUN, "--quick", "--servers", "devtracker", "--scenarios",
+                             "fanout", "--out", str(tmp_path)], cwd=ROOT, capture_output=True,
+                            text=True, timeout=120)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    [json_path] = glob.glob(str(tmp_path / "*.json"))
+    report = json.load(open(json_path))
+    assert report["plan"]["scenarios"] == ["fanout"]
+    scen = report["servers"]["devtracker"]["scenarios"]
+    assert [storm["ready"] for storm in scen["connectStorm"]] == [50]
+    [org] = scen["orgFanout"]
+    assert org["sustained"] and org["steps"][0]["delivered"] == 50 * org["steps"][0]["messages"]
+    assert scen["roomFanout"] == [] and "notify" not in scen and "churn" not in scen
