@@ -2,18 +2,20 @@
 from datetime import timedelta
 
 from flask import current_app
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, insert, select
 
 from ..extensions import db
 from ..metrics import count_write
 from ..models import Activity
-from ..models.base import utcnow
+from ..models.base import isoformat, utcnow
 from ..realtime.emitter import emit
 from ..realtime.rooms import AUTHENTICATED_ROOM
 from ..schemas.activity import ActivitySchema
 from .actors import resolve_actor
-from .idempotency import run_once
-from .ordering import ACTIVITY_STREAM, lock_streams, ordered_delivery
+from .commits import commit_write
+from .ordering import ACTIVITY_STREAM
+
+ACTIVITY_LOCK = (ACTIVITY_STREAM, ("",))  # one stream: every activity id is in commit order
 
 activity_schema = ActivitySchema()
 
@@ -24,13 +26,18 @@ def serialize_activity(activity):
 
 
 def add_activity(actor, recorded_by, type, action, target, task_id=None, data=None):
-    """Add an activity row to the current transaction (the caller commits); return it flushed."""
-    lock_streams(ACTIVITY_STREAM)
-    row = Activity(user_id=actor.user_id, username=actor.username, type=type, action=action,
-                   target=target, task_id=task_id, data=data, recorded_by=recorded_by)
-    db.session.add(row)
-    db.session.flush()
-    return row
+    """Insert an activity row in the current transaction (the caller commits); return its payload.
+
+    The caller holds the activity stream's lock (PostgreSQL) through `commit_write`'s locks."""
+    now = utcnow()
+    table = Activity.__table__
+    activity_id = db.session.execute(insert(table).returning(table.c.id), {
+        "user_id": actor.user_id, "username": actor.username, "type": type, "action": action,
+        "target": target, "task_id": task_id, "data": data, "recorded_by": recorded_by,
+        "created_at": now}).scalar_one()
+    return {"id": activity_id, "type": type, "userId": actor.user_id, "username": actor.username,
+            "action": action, "target": target, "taskId": task_id, "data": data,
+            "timestamp": isoformat(now)}
 
 
 def stream_activity(payload):
@@ -43,16 +50,11 @@ def record_activity(principal, fields, idempotency=None):
     """Store an activity and stream it to every authenticated socket."""
     actor = resolve_actor(principal, fields.get("actor"))
 
-    def write():
-        row = add_activity(actor, principal.user_id, fields["type"], fields["action"],
-                           fields["target"], fields.get("taskId"), fields.get("data"))
-        return serialize_activity(row)
+    def store():
+        return add_activity(actor, principal.user_id, fields["type"], fields["action"],
+                            fields["target"], fields.get("taskId"), fields.get("data"))
 
-    with ordered_delivery(ACTIVITY_STREAM):
-        outcome = run_once(idempotency, 201, write)
-        if outcome.fresh:
-            stream_activity(outcome.body)
-    return outcome.body
+    return commit_write(idempotency, 201, store, [ACTIVITY_LOCK], stream_activity).body
 
 
 def list_activity(limit=20, before=None, after=None, user_id=None, type=None, task_id=None):

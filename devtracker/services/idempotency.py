@@ -5,11 +5,12 @@ store anything twice, even when two copies of a request race each other.
 """
 import hashlib
 import json
+import sys
 from dataclasses import dataclass
 from datetime import timedelta
 
 from flask import current_app
-from sqlalchemy import delete
+from sqlalchemy import delete, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from ..errors import Conflict
@@ -42,32 +43,43 @@ class Outcome:
     fresh: bool
 
 
-def _replay(key):
-    record = db.session.get(IdempotencyRecord, key.scope)
-    if record is None:
+def replay(key):
+    """The first answer given for `key` (None when there is none yet); 409 for another body.
+
+    A plain SELECT, so it also sees a record added earlier in the current transaction."""
+    row = db.session.execute(
+        select(IdempotencyRecord.fingerprint, IdempotencyRecord.status, IdempotencyRecord.response)
+        .where(IdempotencyRecord.scope == key.scope)).first()
+    if row is None:
         return None
-    if record.fingerprint != key.fingerprint:
+    if row.fingerprint != key.fingerprint:
         raise Conflict("This Idempotency-Key was already used with a different request.",
                        code="IDEMPOTENCY_KEY_REUSED")
-    return Outcome(record.status, record.response, fresh=False)
+    return Outcome(row.status, row.response, fresh=False)
+
+
+def record_outcome(key, status, body):
+    """Add the record of a write's answer to the current transaction."""
+    db.session.execute(insert(IdempotencyRecord.__table__).values(
+        scope=key.scope, fingerprint=key.fingerprint, status=status, response=body,
+        created_at=utcnow()))
 
 
 def run_once(key, status, write):
     """Run `write()` (adds rows, returns the response body) and commit, once per key."""
     if key is not None:
-        outcome = _replay(key)
+        outcome = replay(key)
         if outcome is not None:
             db.session.rollback()
             return outcome
     try:
         body = write()
         if key is not None:
-            db.session.add(IdempotencyRecord(scope=key.scope, fingerprint=key.fingerprint,
-                                             status=status, response=body))
-        db.session.commit()
+            record_outcome(key, status, body)
+        durable_commit()
     except IntegrityError:
         db.session.rollback()
-        outcome = _replay(key) if key is not None else None
+        outcome = replay(key) if key is not None else None
         if outcome is None:
             raise
         return outcome
@@ -75,6 +87,27 @@ def run_once(key, status, write):
         db.session.rollback()
         raise
     return Outcome(status, body, fresh=True)
+
+
+def durable_commit():
+    """Commit db.session; under eventlet, SQLite's commit (its fsync) runs off the hub.
+
+    sqlite3 releases the GIL while it waits on the disk, so in eventlet's thread pool the hub
+    keeps serving sockets meanwhile instead of stalling for the fsync."""
+    session = db.session
+    if _offload_sqlite_commit(session):
+        from eventlet import tpool
+
+        dbapi_connection = session.connection().connection.dbapi_connection
+        tpool.execute(dbapi_connection.commit)
+    session.commit()  # SQLAlchemy's bookkeeping; the sqlite3 commit above left nothing to do
+
+
+def _offload_sqlite_commit(session):
+    eventlet = sys.modules.get("eventlet")
+    if eventlet is None or not eventlet.patcher.is_monkey_patched("thread"):
+        return False
+    return session.get_bind().dialect.name == "sqlite"
 
 
 def prune_idempotency_keys(now=None):

@@ -1,18 +1,18 @@
 """Notifications: create (one or many), list, count unread, mark read; push after commit."""
-from sqlalchemy import func, select, update
+from sqlalchemy import func, insert, select, update
 
 from ..auth import ID_RE
 from ..errors import Forbidden, NotFound
 from ..extensions import db
 from ..metrics import count_write
 from ..models import Notification
-from ..models.base import utcnow
+from ..models.base import isoformat, utcnow
 from ..realtime.emitter import emit
 from ..realtime.rooms import user_room
 from ..schemas.notification import NotificationSchema
 from .actors import resolve_actor
-from .idempotency import run_once
-from .ordering import NOTIFICATION_STREAM, lock_streams, ordered_delivery
+from .commits import commit_write
+from .ordering import NOTIFICATION_STREAM
 
 notification_schema = NotificationSchema()
 
@@ -35,24 +35,35 @@ def create_notifications(principal, user_ids, fields, idempotency=None):
     actor = resolve_actor(principal, fields.get("actor"))
     recipients = list(dict.fromkeys(user_ids))  # de-duplicated, order kept
 
-    def write():
-        lock_streams(NOTIFICATION_STREAM, recipients)
-        rows = [Notification(user_id=user_id, type=fields["type"], title=fields["title"],
-                             message=fields["message"], task_id=_task_id(fields),
-                             data=fields.get("data"), created_by=actor.user_id)
-                for user_id in recipients]
-        db.session.add_all(rows)
-        db.session.flush()
-        return [serialize_notification(row) | {"userId": row.user_id} for row in rows]
+    def store():
+        now = utcnow()
+        common = {"type": fields["type"], "title": fields["title"], "message": fields["message"],
+                  "task_id": _task_id(fields), "data": fields.get("data"), "read": False,
+                  "created_by": actor.user_id, "created_at": now}
+        rows = [{"user_id": user_id, **common} for user_id in recipients]
+        ids = _insert_returning_ids(Notification, rows)
+        timestamp = isoformat(now)
+        return [{"id": id_, "type": common["type"], "title": common["title"],
+                 "message": common["message"], "taskId": common["task_id"], "data": common["data"],
+                 "timestamp": timestamp, "read": False, "userId": row["user_id"]}
+                for id_, row in zip(ids, rows)]
 
-    with ordered_delivery(NOTIFICATION_STREAM, recipients):
-        outcome = run_once(idempotency, 201, write)
-        payloads = outcome.body
-        if outcome.fresh:
-            count_write("notification", len(payloads))
-            for payload in payloads:
-                emit("notification", _public(payload), to=user_room(payload["userId"]))
-    return [_public(p) for p in payloads]
+    def publish(payloads):
+        count_write("notification", len(payloads))
+        for payload in payloads:
+            emit("notification", _public(payload), to=user_room(payload["userId"]))
+
+    outcome = commit_write(idempotency, 201, store, [(NOTIFICATION_STREAM, recipients)], publish)
+    return [_public(p) for p in outcome.body]
+
+
+def _insert_returning_ids(model, rows):
+    """Insert rows with one Core statement (no ORM unit of work); their ids, in the rows' order."""
+    table = model.__table__
+    if len(rows) == 1:
+        return [db.session.execute(insert(table).returning(table.c.id), rows[0]).scalar_one()]
+    result = db.session.execute(insert(table).returning(table.c.id, sort_by_parameter_order=True), rows)
+    return list(result.scalars())
 
 
 def _public(payload):

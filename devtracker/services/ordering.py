@@ -5,10 +5,12 @@ with a larger one has been seen. SQLite serialises writers, so ids are handed ou
 order already. PostgreSQL hands out sequence values at insert time, so concurrent
 transactions could commit out of order; a transaction-scoped advisory lock per stream
 (per recipient for notifications, one for activity) makes the id order the commit order.
+
+Within a process, writes are committed in batches by services/commits.py, whose leader
+publishes each batch's events after its commit and before the next batch starts: live events
+leave in commit order.
 """
-import threading
 import zlib
-from contextlib import ExitStack, contextmanager
 
 from sqlalchemy import text
 
@@ -16,7 +18,6 @@ from ..extensions import db
 
 NOTIFICATION_STREAM = 1
 ACTIVITY_STREAM = 2
-_STRIPES = [threading.Lock() for _ in range(64)]
 
 
 def _int32(value):
@@ -26,22 +27,16 @@ def _int32(value):
 
 def lock_streams(stream, keys=("",)):
     """Hold the stream locks for `keys` until this transaction ends (sorted: no deadlocks)."""
+    lock_stream_keys([(stream, keys)])
+
+
+def lock_stream_keys(pairs):
+    """Hold the locks of every (stream, keys) pair until this transaction ends.
+
+    All of them at once, in one sorted order: two transactions (in two processes) that need
+    overlapping sets cannot each hold what the other waits for."""
     if db.session.get_bind().dialect.name != "postgresql":
         return
-    for key in sorted({_int32(k) for k in keys}):
+    for stream, key in sorted({(stream, _int32(k)) for stream, keys in pairs for k in keys}):
         db.session.execute(text("SELECT pg_advisory_xact_lock(:stream, :key)"),
                            {"stream": stream, "key": key})
-
-
-@contextmanager
-def ordered_delivery(stream, keys=("",)):
-    """Hold this process's lock for the streams of `keys` from the write until its emits are done.
-
-    The database lock orders commits; this keeps two writers of one process from emitting in
-    the opposite order of their commits (green threads can interleave between the two).
-    """
-    stripes = sorted({(hash((stream, key)) % len(_STRIPES)) for key in keys})
-    with ExitStack() as stack:
-        for index in stripes:
-            stack.enter_context(_STRIPES[index])
-        yield

@@ -1,0 +1,149 @@
+"""Concurrent writes share commits (services/commits.py) and keep every promise of a write alone:
+ids in commit order, live events in that order, idempotency, one bad write failing no other."""
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from sqlalchemy import select
+
+from devtracker.models import Activity, Notification
+from devtracker.realtime.rooms import AUTHENTICATED_ROOM, user_room
+from devtracker.services import commits, idempotency
+from tests.helpers import assert_ok, received
+
+API = "/api/v1/realtime"
+NOTE = {"type": "mention", "title": "Hi", "message": "Look"}
+
+
+@pytest.fixture
+def slow_commits(monkeypatch):
+    """Each commit takes 30 ms, so the requests that come meanwhile queue up behind it."""
+    real = commits.durable_commit
+
+    def slow():
+        time.sleep(0.03)
+        real()
+
+    monkeypatch.setattr(commits, "durable_commit", slow)
+
+
+def run_concurrently(app, calls, threads=16):
+    """Send every (method, path, body, headers) from its own thread with its own test client."""
+    barrier = threading.Barrier(min(threads, len(calls)))
+
+    def one(call):
+        method, path, body, headers = call
+        client = app.test_client()
+        try:
+            barrier.wait(timeout=5)
+        except threading.BrokenBarrierError:
+            pass
+        return client.open(path, method=method, json=body, headers=headers)
+
+    with ThreadPoolExecutor(threads) as pool:
+        return list(pool.map(one, calls))
+
+
+def group(app):
+    return commits.group_for(app)
+
+
+def test_concurrent_notifications_are_batched_and_delivered_in_id_order(app, db, auth, socket_client,
+                                                                        slow_commits):
+    users = ["u1", "u2", "u3"]
+    socks = {u: socket_client(user_room(u)) for u in users}
+    headers = auth("svc", "service")
+    calls = [("POST", f"{API}/notify/{users[i % 3]}", {**NOTE, "data": {"i": i}}, headers)
+             for i in range(48)]
+    responses = run_concurrently(app, calls)
+    stored = [assert_ok(r, 201) for r in responses]
+    assert group(app).writes == 48
+    assert group(app).batches < 48, "nothing was batched"
+    for user in users:
+        pushed = [payload for _, payload in received(socks[user], "notification")]
+        ids = [p["id"] for p in pushed]
+        assert ids == sorted(ids) and len(set(ids)) == len(ids) == 16
+        in_db = db.session.execute(select(Notification.id).where(Notification.user_id == user)
+                                   .order_by(Notification.id)).scalars().all()
+        assert ids == in_db
+        assert {p["id"]: p for p in pushed} == {s["id"]: s for s in stored if s["id"] in set(ids)}
+
+
+def test_concurrent_activity_and_task_updates_stream_in_id_order(app, db, auth, socket_client,
+                                                                  slow_commits):
+    feed = socket_client(AUTHENTICATED_ROOM)
+    headers = auth("svc", "service")
+    calls = []
+    for i in range(40):
+        if i % 2:
+            calls.append(("POST", f"{API}/activity",
+                          {"type": "comment", "action": "commented", "target": f"t{i}"}, headers))
+        else:
+            calls.append(("POST", f"{API}/task/update",
+                          {"taskId": "task_1", "action": "updated", "task": {"title": f"t{i}"}}, headers))
+    responses = run_concurrently(app, calls)
+    assert all(r.status_code in (200, 201) for r in responses)
+    ids = [payload["id"] for _, payload in received(feed, "activity:feed")]
+    assert len(ids) == 40 and ids == sorted(ids) and len(set(ids)) == 40
+    assert ids == db.session.execute(select(Activity.id).order_by(Activity.id)).scalars().all()
+    assert group(app).batches < 40
+
+
+def test_racing_copies_of_one_request_store_and_send_once(app, db, auth, socket_client, slow_commits):
+    sock = socket_client(user_room("bob"))
+    headers = auth("alice", **{"Idempotency-Key": "same-key"})
+    responses = run_concurrently(app, [("POST", f"{API}/notify/bob", NOTE, headers)] * 12)
+    bodies = [r.get_json() for r in responses]
+    assert all(r.status_code == 201 for r in responses)
+    assert all(b == bodies[0] for b in bodies)
+    assert db.session.query(Notification).count() == 1
+    assert len(received(sock, "notification")) == 1
+
+
+def test_a_write_that_fails_inside_a_batch_fails_no_other(app, db, auth, socket_client, monkeypatch):
+    """Another process stores the same Idempotency-Key between our look-up and our insert: the
+    batch is redone one write at a time; that write answers with the first answer, the others
+    are stored and sent."""
+    sock = socket_client(user_room("bob"))
+    client = app.test_client()
+    keyed = auth("alice", **{"Idempotency-Key": "k1"})
+    first = assert_ok(client.post(f"{API}/notify/bob", json=NOTE, headers=keyed), 201)
+    received(sock)
+    real_replay = idempotency.replay
+    missed = []
+
+    def replay_that_misses_once(key):
+        if not missed:
+            missed.append(key)
+            return None     # as if the other copy had not committed yet
+        return real_replay(key)
+
+    monkeypatch.setattr(commits, "replay", replay_that_misses_once)
+    real_commit = commits.durable_commit
+    monkeypatch.setattr(commits, "durable_commit", lambda: (time.sleep(0.03), real_commit()))
+    plain = auth("alice")
+    calls = [("POST", f"{API}/notify/bob", {**NOTE, "data": {"i": i}}, plain) for i in range(6)]
+    calls.insert(3, ("POST", f"{API}/notify/bob", NOTE, keyed))
+    responses = run_concurrently(app, calls, threads=7)
+    assert all(r.status_code == 201 for r in responses), [r.get_json() for r in responses]
+    assert responses[3].get_json()["data"] == first
+    assert db.session.query(Notification).count() == 7
+    pushed = [p["id"] for _, p in received(sock, "notification")]
+    assert len(pushed) == 6 and pushed == sorted(pushed) and first["id"] not in pushed
+
+
+def test_a_failed_commit_fails_its_writes_and_the_next_ones_go_on(app, db, auth, monkeypatch):
+    client = app.test_client()
+    real_commit = commits.durable_commit
+
+    def broken():
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(commits, "durable_commit", broken)
+    response = client.post(f"{API}/notify/bob", json=NOTE, headers=auth("alice"))
+    assert response.status_code == 500
+    monkeypatch.setattr(commits, "durable_commit", real_commit)
+    assert db.session.query(Notification).count() == 0
+    assert_ok(client.post(f"{API}/notify/bob", json=NOTE, headers=auth("alice")), 201)
+    assert db.session.query(Notification).count() == 1
