@@ -147,18 +147,26 @@ def run_step(bench, trigger, rate, duration, expected_per_message):
 
 
 def cpu_snapshot(bench):
-    return (bench.server.cpu_seconds(), bench.pool.call_all("cpu", timeout=30), time.process_time())
+    return (bench.server.cpu_seconds(), bench.pool.call_all("cpu", timeout=30), time.process_time(),
+            bench.server.schedstat())
 
 
 def cpu_shares(bench, before, wall):
     """CPU used during a step, in cores: the server's, the busiest client process's (near 1.0
     means the clients, not the server, may have been the limit), all client processes', and the
-    bench process's (the trigger senders)."""
-    server_before, clients_before, bench_before = before
-    server_after, clients_after, bench_after = cpu_snapshot(bench)
-    out = {"serverCpu": None, "busiestClientCpu": None, "clientsCpu": None, "benchCpu": None}
+    bench process's (the trigger senders). `serverThread`: the share of the step the server's main
+    thread (its only one serving, for all three) ran (`running`) or was runnable but waited for a
+    core (`waiting`): together near 1.0, the server was saturated; a large `waiting` means it was
+    short of CPU (clients, senders, or anything else on the machine took it)."""
+    server_before, clients_before, bench_before, sched_before = before
+    server_after, clients_after, bench_after, sched_after = cpu_snapshot(bench)
+    out = {"serverCpu": None, "busiestClientCpu": None, "clientsCpu": None, "benchCpu": None,
+           "serverThread": None}
     if wall <= 0:
         return out
+    if sched_before and sched_after:
+        out["serverThread"] = {"running": round((sched_after[0] - sched_before[0]) / wall, 2),
+                               "waiting": round((sched_after[1] - sched_before[1]) / wall, 2)}
     if server_before is not None and server_after is not None:
         out["serverCpu"] = round((server_after - server_before) / wall, 2)
     used = [a - b for a, b in zip(clients_after, clients_before)]

@@ -51,6 +51,17 @@ def cpu_seconds(pid):
         return None
 
 
+def schedstat(pid):
+    """(seconds on a CPU, seconds runnable but waiting for one) of a process's main thread (None
+    when it is gone or the kernel does not say)."""
+    try:
+        with open(f"/proc/{pid}/schedstat") as stat:
+            run_ns, wait_ns = stat.read().split()[:2]
+        return int(run_ns) / 1e9, int(wait_ns) / 1e9
+    except (OSError, ValueError):
+        return None
+
+
 class HttpConnection:
     """One persistent HTTP/1.1 connection for triggers: a request written in one send, the answer
     read by Content-Length. Far cheaper per call than `requests` (which costs about a millisecond
@@ -198,6 +209,9 @@ class Server:
 
     def cpu_seconds(self):
         return cpu_seconds(self.process.pid) if self.process else None
+
+    def schedstat(self):
+        return schedstat(self.process.pid) if self.process else None
 
     # --- tokens and HTTP ------------------------------------------------------------------------
     def token(self, user_id, role="user", username=None):

@@ -73,6 +73,7 @@ def test_quick_run_against_the_real_server(tmp_path):
         assert step["completeMessages"] == step["messages"] and step["duplicates"] == 0
         assert number(step["triggers"]["sentPerSecond"]) and number(step["triggers"]["lagMs"]["p99"])
         assert number(step["clientsCpu"]) and number(step["serverCpu"]) and number(step["benchCpu"])
+        assert number(step["serverThread"]["running"]) and number(step["serverThread"]["waiting"])
 
     assert scen["notify"]["steps"] and number(scen["notify"]["steps"][0]["latencyMs"]["p99"])
     churn = scen["churn"]
