@@ -2,7 +2,7 @@
 from datetime import timedelta
 
 from flask import current_app
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import delete, func, select
 
 from ..extensions import db
 from ..metrics import count_write
@@ -25,19 +25,18 @@ def serialize_activity(activity):
     return activity_schema.dump(activity)
 
 
-def add_activity(actor, recorded_by, type, action, target, task_id=None, data=None):
-    """Insert an activity row in the current transaction (the caller commits); return its payload.
+def activity_row(actor, recorded_by, type, action, target, task_id=None, data=None):
+    """The activity row to insert, and a function that makes its payload from its new id
+    (after it is stored, with its created_at)."""
+    row = {"user_id": actor.user_id, "username": actor.username, "type": type, "action": action,
+           "target": target, "task_id": task_id, "data": data, "recorded_by": recorded_by}
 
-    The caller holds the activity stream's lock (PostgreSQL) through `commit_write`'s locks."""
-    now = utcnow()
-    table = Activity.__table__
-    activity_id = db.session.execute(insert(table).returning(table.c.id), {
-        "user_id": actor.user_id, "username": actor.username, "type": type, "action": action,
-        "target": target, "task_id": task_id, "data": data, "recorded_by": recorded_by,
-        "created_at": now}).scalar_one()
-    return {"id": activity_id, "type": type, "userId": actor.user_id, "username": actor.username,
-            "action": action, "target": target, "taskId": task_id, "data": data,
-            "timestamp": isoformat(now)}
+    def payload(activity_id):
+        return {"id": activity_id, "type": type, "userId": actor.user_id,
+                "username": actor.username, "action": action, "target": target,
+                "taskId": task_id, "data": data, "timestamp": isoformat(row["created_at"])}
+
+    return row, payload
 
 
 def stream_activity(payload):
@@ -50,11 +49,10 @@ def record_activity(principal, fields, idempotency=None):
     """Store an activity and stream it to every authenticated socket."""
     actor = resolve_actor(principal, fields.get("actor"))
 
-    def store():
-        return add_activity(actor, principal.user_id, fields["type"], fields["action"],
-                            fields["target"], fields.get("taskId"), fields.get("data"))
-
-    return commit_write(idempotency, 201, store, [ACTIVITY_LOCK], stream_activity).body
+    row, payload = activity_row(actor, principal.user_id, fields["type"], fields["action"],
+                                fields["target"], fields.get("taskId"), fields.get("data"))
+    return commit_write(idempotency, 201, Activity.__table__, [row], lambda ids: payload(ids[0]),
+                        [ACTIVITY_LOCK], stream_activity).body
 
 
 def list_activity(limit=20, before=None, after=None, user_id=None, type=None, task_id=None):

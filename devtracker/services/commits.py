@@ -27,9 +27,12 @@ serving sockets meanwhile; sqlite3 releases the GIL while it waits on the disk.
 import logging
 import threading
 
+from sqlalchemy import insert
+
 from ..errors import AppError
 from ..extensions import db
-from .idempotency import Outcome, durable_commit, record_outcome, replay, run_once
+from ..models.base import utcnow
+from .idempotency import Outcome, durable_commit, key_reused, record_outcome, replay, run_once
 from .ordering import lock_stream_keys
 
 log = logging.getLogger(__name__)
@@ -37,21 +40,23 @@ MAX_BATCH = 256
 
 
 class Write:
-    """One request's write: its key, what it stores, the stream locks it needs, what it publishes."""
+    """One request's write: its key, the rows it inserts, the stream locks it needs, what it publishes."""
 
-    __slots__ = ("key", "status", "store", "locks", "publish", "outcome", "error", "lead",
-                 "finished", "wake")
+    __slots__ = ("key", "status", "table", "rows", "build", "locks", "publish", "outcome", "error",
+                 "finished", "wake", "same_as")
 
-    def __init__(self, key, status, store, locks, publish):
+    def __init__(self, key, status, table, rows, build, locks, publish):
         self.key = key
         self.status = status
-        self.store = store          # () -> response body; adds rows to db.session
+        self.table = table          # the Table its rows go to
+        self.rows = rows            # [dict]: the rows, in order (created_at is set when stored)
+        self.build = build          # (ids) -> the response body, from the rows' new ids
         self.locks = locks          # [(stream, keys)]
         self.publish = publish      # (body) -> None; after commit, only when fresh
         self.outcome = None
         self.error = None
-        self.lead = False
         self.finished = False
+        self.same_as = None         # an earlier write of the same batch with the same key
         self.wake = threading.Event()
 
     def finish(self, outcome=None, error=None):
@@ -110,24 +115,8 @@ class GroupCommit:
     def _run(self, batch):
         self.batches += 1
         self.writes += len(batch)
-        fresh = []
         try:
-            lock_stream_keys(key for write in batch for key in write.locks)
-            for write in batch:
-                if write.key is not None:
-                    try:
-                        previous = replay(write.key)
-                    except AppError as exc:     # 409: the key was used for another body
-                        write.finish(error=exc)
-                        continue
-                    if previous is not None:
-                        write.finish(previous)
-                        continue
-                body = write.store()
-                if write.key is not None:
-                    record_outcome(write.key, write.status, body)
-                write.outcome = Outcome(write.status, body, fresh=True)
-                fresh.append(write)
+            fresh, repeats = self._store(batch)
         except Exception:
             db.session.rollback()
             log.info("a write failed inside a batch of %d; writing them one by one", len(batch),
@@ -138,16 +127,63 @@ class GroupCommit:
             durable_commit()
         except BaseException as exc:
             db.session.rollback()
-            for write in fresh:
-                write.finish(error=exc if isinstance(exc, Exception) else RuntimeError("commit interrupted"))
+            error = exc if isinstance(exc, Exception) else RuntimeError("commit interrupted")
+            for write in fresh + repeats:
+                write.finish(error=error)
             raise
         for write in fresh:
             write.finish(write.outcome)
+        for write in repeats:       # a copy of an earlier write of this batch: its first answer
+            write.finish(Outcome(write.same_as.status, write.same_as.outcome.body, fresh=False))
+        for write in fresh:
             self._publish(write)
+
+    @staticmethod
+    def _store(batch):
+        """Insert the batch's new rows (one statement per table, in queue order) and the records
+        of their keys; return the fresh writes and the in-batch repeats."""
+        lock_stream_keys(pair for write in batch for pair in write.locks)
+        fresh, repeats, keyed = [], [], {}
+        for write in batch:
+            if write.key is not None:
+                first = keyed.get(write.key.scope)
+                if first is not None:
+                    if first.key.fingerprint != write.key.fingerprint:
+                        write.finish(error=key_reused())
+                    else:
+                        write.same_as = first
+                        repeats.append(write)
+                    continue
+                try:
+                    previous = replay(write.key)
+                except AppError as exc:     # 409: the key was used for another body
+                    write.finish(error=exc)
+                    continue
+                if previous is not None:
+                    write.finish(previous)
+                    continue
+                keyed[write.key.scope] = write
+            fresh.append(write)
+        stamp_rows(fresh)
+        by_table = {}
+        for write in fresh:
+            by_table.setdefault(write.table, []).append(write)
+        for table, writes in by_table.items():
+            ids = insert_returning_ids(table, [row for write in writes for row in write.rows])
+            start = 0
+            for write in writes:
+                body = write.build(ids[start:start + len(write.rows)])
+                start += len(write.rows)
+                write.outcome = Outcome(write.status, body, fresh=True)
+        for write in fresh:
+            if write.key is not None:
+                record_outcome(write.key, write.status, write.outcome.body)
+        return fresh, repeats
 
     def _one_by_one(self, batch):
         for write in batch:
-            write.outcome = write.error = None
+            write.outcome = write.error = write.same_as = None
+            write.finished = False
             try:
                 outcome = run_once(write.key, write.status, lambda w=write: _store_alone(w))
             except Exception as exc:
@@ -166,9 +202,28 @@ class GroupCommit:
             write.error = exc
 
 
+def stamp_rows(writes):
+    """created_at for every row of the batch: the time it is written, the same for all."""
+    now = utcnow()
+    for write in writes:
+        for row in write.rows:
+            row["created_at"] = now
+
+
 def _store_alone(write):
     lock_stream_keys(write.locks)
-    return write.store()
+    stamp_rows([write])
+    return write.build(insert_returning_ids(write.table, write.rows))
+
+
+def insert_returning_ids(table, rows):
+    """Insert rows with one Core statement; their new ids, in the rows' order.
+
+    The rows are inserted in that order too, so within one transaction their ids increase in it."""
+    if len(rows) == 1:
+        return [db.session.execute(insert(table).returning(table.c.id), rows[0]).scalar_one()]
+    result = db.session.execute(insert(table).returning(table.c.id, sort_by_parameter_order=True), rows)
+    return list(result.scalars())
 
 
 _groups = {}
@@ -184,13 +239,13 @@ def group_for(app):
     return group
 
 
-def commit_write(key, status, store, locks=(), publish=None):
-    """Store a write with the others waiting, commit, publish in commit order; return its Outcome.
+def commit_write(key, status, table, rows, build, locks=(), publish=None):
+    """Insert `rows` into `table` with the other writes waiting, commit, publish in commit order.
 
-    `store()` adds the write's rows to db.session and returns the response body; `locks` are
-    the (stream, keys) it needs on PostgreSQL; `publish(body)` sends its live events, once,
-    after the commit (never for a replayed answer)."""
+    `build(ids)` makes the response body from the rows' new ids; `locks` are the (stream, keys)
+    the rows need on PostgreSQL; `publish(body)` sends the live events, once, after the commit
+    (never for a replayed answer). Returns the Outcome."""
     from flask import current_app
 
-    write = Write(key, status, store, list(locks), publish or (lambda body: None))
+    write = Write(key, status, table, list(rows), build, list(locks), publish or (lambda body: None))
     return group_for(current_app._get_current_object()).submit(write)

@@ -53,9 +53,14 @@ def replay(key):
     if row is None:
         return None
     if row.fingerprint != key.fingerprint:
-        raise Conflict("This Idempotency-Key was already used with a different request.",
-                       code="IDEMPOTENCY_KEY_REUSED")
+        raise key_reused()
     return Outcome(row.status, row.response, fresh=False)
+
+
+def key_reused():
+    """The 409 for a key that came back with a different request."""
+    return Conflict("This Idempotency-Key was already used with a different request.",
+                    code="IDEMPOTENCY_KEY_REUSED")
 
 
 def record_outcome(key, status, body):

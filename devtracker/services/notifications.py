@@ -1,5 +1,5 @@
 """Notifications: create (one or many), list, count unread, mark read; push after commit."""
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import func, select, update
 
 from ..auth import ID_RE
 from ..errors import Forbidden, NotFound
@@ -35,14 +35,13 @@ def create_notifications(principal, user_ids, fields, idempotency=None):
     actor = resolve_actor(principal, fields.get("actor"))
     recipients = list(dict.fromkeys(user_ids))  # de-duplicated, order kept
 
-    def store():
-        now = utcnow()
-        common = {"type": fields["type"], "title": fields["title"], "message": fields["message"],
-                  "task_id": _task_id(fields), "data": fields.get("data"), "read": False,
-                  "created_by": actor.user_id, "created_at": now}
-        rows = [{"user_id": user_id, **common} for user_id in recipients]
-        ids = _insert_returning_ids(Notification, rows)
-        timestamp = isoformat(now)
+    common = {"type": fields["type"], "title": fields["title"], "message": fields["message"],
+              "task_id": _task_id(fields), "data": fields.get("data"), "read": False,
+              "created_by": actor.user_id}
+    rows = [{"user_id": user_id, **common} for user_id in recipients]
+
+    def build(ids):
+        timestamp = isoformat(rows[0]["created_at"])
         return [{"id": id_, "type": common["type"], "title": common["title"],
                  "message": common["message"], "taskId": common["task_id"], "data": common["data"],
                  "timestamp": timestamp, "read": False, "userId": row["user_id"]}
@@ -53,17 +52,9 @@ def create_notifications(principal, user_ids, fields, idempotency=None):
         for payload in payloads:
             emit("notification", _public(payload), to=user_room(payload["userId"]))
 
-    outcome = commit_write(idempotency, 201, store, [(NOTIFICATION_STREAM, recipients)], publish)
+    outcome = commit_write(idempotency, 201, Notification.__table__, rows, build,
+                           [(NOTIFICATION_STREAM, recipients)], publish)
     return [_public(p) for p in outcome.body]
-
-
-def _insert_returning_ids(model, rows):
-    """Insert rows with one Core statement (no ORM unit of work); their ids, in the rows' order."""
-    table = model.__table__
-    if len(rows) == 1:
-        return [db.session.execute(insert(table).returning(table.c.id), rows[0]).scalar_one()]
-    result = db.session.execute(insert(table).returning(table.c.id, sort_by_parameter_order=True), rows)
-    return list(result.scalars())
 
 
 def _public(payload):

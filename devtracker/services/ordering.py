@@ -37,6 +37,13 @@ def lock_stream_keys(pairs):
     overlapping sets cannot each hold what the other waits for."""
     if db.session.get_bind().dialect.name != "postgresql":
         return
-    for stream, key in sorted({(stream, _int32(k)) for stream, keys in pairs for k in keys}):
+    locks = sorted({(stream, _int32(k)) for stream, keys in pairs for k in keys})
+    if len(locks) == 1:
         db.session.execute(text("SELECT pg_advisory_xact_lock(:stream, :key)"),
-                           {"stream": stream, "key": key})
+                           {"stream": locks[0][0], "key": locks[0][1]})
+    elif locks:
+        # One round trip: unnest yields the pairs in array order, and each lock is taken as its
+        # row is produced, so they are taken in the sorted order.
+        db.session.execute(text("SELECT pg_advisory_xact_lock(s, k) FROM unnest("
+                                "CAST(:streams AS integer[]), CAST(:keys AS integer[])) AS t(s, k)"),
+                           {"streams": [stream for stream, _ in locks], "keys": [key for _, key in locks]})

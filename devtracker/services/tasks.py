@@ -1,7 +1,8 @@
 """Task updates: recorded as activity, pushed to the task room and the owner's sockets."""
+from ..models import Activity
 from ..realtime.emitter import emit
 from ..realtime.rooms import task_room, user_room
-from .activity import ACTIVITY_LOCK, add_activity, stream_activity
+from .activity import ACTIVITY_LOCK, activity_row, stream_activity
 from .actors import resolve_actor
 from .commits import commit_write
 
@@ -18,12 +19,14 @@ def publish_task_update(principal, fields, idempotency=None):
     actor = resolve_actor(principal, fields.get("actor"))
     task_id, owner_id = fields["taskId"], fields.get("ownerId")
 
-    def store():
-        data = {"task": fields["task"]}
-        if owner_id:
-            data["ownerId"] = owner_id
-        activity = add_activity(actor, principal.user_id, "task", fields["action"],
-                                _target(fields["task"], task_id), task_id, data)
+    data = {"task": fields["task"]}
+    if owner_id:
+        data["ownerId"] = owner_id
+    row, activity_payload = activity_row(actor, principal.user_id, "task", fields["action"],
+                                         _target(fields["task"], task_id), task_id, data)
+
+    def build(ids):
+        activity = activity_payload(ids[0])
         update = {"taskId": task_id, "action": fields["action"], "task": fields["task"],
                   "userId": actor.user_id, "username": actor.username,
                   "timestamp": activity["timestamp"]}
@@ -34,4 +37,5 @@ def publish_task_update(principal, fields, idempotency=None):
         emit("task:updated", body["update"], to=rooms)
         stream_activity(body["activity"])
 
-    return commit_write(idempotency, 200, store, [ACTIVITY_LOCK], publish).body["update"]
+    return commit_write(idempotency, 200, Activity.__table__, [row], build, [ACTIVITY_LOCK],
+                        publish).body["update"]

@@ -14,6 +14,7 @@ from tests.helpers import assert_ok, received
 
 API = "/api/v1/realtime"
 NOTE = {"type": "mention", "title": "Hi", "message": "Look"}
+THIS_DATABASE = "database = (SELECT oid FROM pg_database WHERE datname = current_database())"
 
 
 @pytest.fixture
@@ -147,3 +148,50 @@ def test_a_failed_commit_fails_its_writes_and_the_next_ones_go_on(app, db, auth,
     assert db.session.query(Notification).count() == 0
     assert_ok(client.post(f"{API}/notify/bob", json=NOTE, headers=auth("alice")), 201)
     assert db.session.query(Notification).count() == 1
+
+
+def test_copies_of_a_keyed_write_in_one_batch_store_once_and_another_body_is_a_409(app, db):
+    from devtracker.errors import Conflict
+    from devtracker.services.idempotency import IdempotencyKey
+
+    published = []
+    key = IdempotencyKey.build("k", "alice", "POST /notify/bob", {"n": 1})
+    other = IdempotencyKey.build("k", "alice", "POST /notify/bob", {"n": 2})
+
+    def write(k):
+        row = {"user_id": "bob", "type": "mention", "title": "t", "message": "m", "read": False}
+        return commits.Write(k, 201, Notification.__table__, [row], lambda ids: {"id": ids[0]},
+                             [], published.append)
+
+    batch = [write(key), write(None), write(key), write(other)]
+    commits.group_for(app)._run(batch)
+    first, plain, copy, conflict = batch
+    assert first.outcome.fresh and plain.outcome.fresh
+    assert (copy.outcome.body, copy.outcome.fresh) == (first.outcome.body, False)
+    assert isinstance(conflict.error, Conflict) and conflict.error.code == "IDEMPOTENCY_KEY_REUSED"
+    assert first.outcome.body["id"] < plain.outcome.body["id"]
+    assert published == [first.outcome.body, plain.outcome.body]
+    assert db.session.query(Notification).count() == 2
+
+
+def test_postgresql_stream_locks_are_held_until_the_batch_commits(app, db):
+    from sqlalchemy import create_engine, text
+
+    from devtracker.services.ordering import NOTIFICATION_STREAM, _int32, lock_stream_keys
+
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("advisory locks are PostgreSQL's (TEST_DATABASE_URL)")
+    lock_stream_keys([(NOTIFICATION_STREAM, ["carol", "bob"]), (NOTIFICATION_STREAM, ["bob"])])
+    other = create_engine(db.engine.url)
+    try:
+        with other.connect() as conn:
+            held = conn.execute(text("SELECT classid::int, objid::int FROM pg_locks "
+                                     "WHERE locktype = 'advisory' AND granted AND " + THIS_DATABASE)).all()
+            wanted = {(NOTIFICATION_STREAM, _int32(u) & 0xFFFFFFFF) for u in ("bob", "carol")}
+            assert {(s, k & 0xFFFFFFFF) for s, k in held} >= wanted
+            db.session.commit()
+            still = conn.execute(text("SELECT classid::int, objid::int FROM pg_locks "
+                                      "WHERE locktype = 'advisory' AND " + THIS_DATABASE)).all()
+            assert not {(s, k & 0xFFFFFFFF) for s, k in still} & wanted
+    finally:
+        other.dispose()
