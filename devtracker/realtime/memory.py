@@ -20,7 +20,8 @@ Here (`install()`, eventlet only):
   before), but the deep frames live and die with the short-lived thread, so the reader stays
   shallow;
 - `schedule_ping`: the next ping is a hub timer that starts a green thread when it is due,
-  instead of a green thread sleeping for `ping_interval` (same interval, same checks).
+  instead of a green thread sleeping for `ping_interval` (same interval, same checks);
+- the websocket writer runs only while there is something to send (`LazyWriter`).
 
 A connect storm also leaves the C heap full of holes (the stacks of green threads that were
 suspended mid-handshake, freed after longer-lived objects were allocated above them): glibc
@@ -84,8 +85,123 @@ def install():
 
     socket_class.receive = receive_shallow
     socket_class.schedule_ping = schedule_ping_on_timer
+    _install_lazy_writer()
     _installed = True
     return True
+
+
+WRITER_QUALNAME = "Socket._websocket_handler.<locals>.writer"
+
+
+def _install_lazy_writer():
+    """Start python-engineio's websocket writers lazily (see `LazyWriter`); False when its
+    writer is not the expected closure (then every socket keeps the stock writer)."""
+    from engineio import server as eio_server
+
+    server_class = eio_server.Server
+    start_background_task = server_class.start_background_task
+
+    def start_task(self, target, *args, **kwargs):
+        if getattr(target, "__qualname__", None) == WRITER_QUALNAME and not args and not kwargs:
+            lazy = LazyWriter.from_writer(target)
+            if lazy is not None:
+                return lazy
+        return start_background_task(self, target, *args, **kwargs)
+
+    server_class.start_background_task = start_task
+    return True
+
+
+class LazyWriter:
+    """python-engineio's websocket writer, without a green thread per idle socket.
+
+    The stock writer is a green thread per websocket blocked on the socket's queue for the
+    socket's whole life. This one runs only while there is something to write: a put on the
+    queue starts a short-lived green thread that sends what is queued, in order, and ends when
+    the queue is empty. The end is as before: the close marker (None) closes the websocket, a
+    failed send closes it, and `join()` waits for that. (The stock writer also closed a socket
+    that sent nothing for ping_interval + ping_timeout; a socket that stops answering pings is
+    closed after ping_timeout by python-engineio's service task either way.)
+
+    Ordering with the broadcast fast path holds: it writes only to a socket whose queue is empty
+    and whose send lock is free, and while this writer has a packet in hand it holds that lock.
+    """
+
+    __slots__ = ("socket", "ws", "queue", "running", "done", "_waiter")
+
+    def __init__(self, socket, ws):
+        import eventlet
+
+        self.socket = socket
+        self.ws = ws
+        self.queue = queue = socket.queue
+        self.running = False
+        self.done = False
+        self._waiter = None
+        put = queue.put
+        spawn_n = eventlet.spawn_n
+        drain = self._drain
+
+        def put_and_write(item, block=True, timeout=None):
+            put(item, block, timeout)
+            if not self.running and not self.done:
+                self.running = True
+                spawn_n(drain)
+
+        queue.put = put_and_write
+        if queue.qsize():  # the handshake's OPEN packet, or anything queued during the upgrade
+            self.running = True
+            spawn_n(drain)
+
+    @classmethod
+    def from_writer(cls, writer):
+        """Take the socket and websocket from the stock writer's closure; None if they are not there."""
+        try:
+            cells = dict(zip(writer.__code__.co_freevars, writer.__closure__ or ()))
+            socket, ws = cells["self"].cell_contents, cells["ws"].cell_contents
+        except (KeyError, ValueError, AttributeError):
+            return None
+        if not hasattr(socket, "queue") or not hasattr(ws, "send") or not hasattr(ws, "close"):
+            return None
+        return cls(socket, ws)
+
+    def _drain(self):
+        queue, ws = self.queue, self.ws
+        try:
+            while True:
+                if not queue.qsize():
+                    return
+                pkt = queue.get(block=False)
+                queue.task_done()
+                if pkt is None:
+                    self._finish()
+                    return
+                try:
+                    ws.send(pkt.encode())
+                except Exception:  # as the stock writer: a failed send ends the socket's writing
+                    self._finish()
+                    return
+        finally:
+            self.running = False
+
+    def _finish(self):
+        self.done = True
+        try:
+            self.ws.close()
+        finally:
+            waiter, self._waiter = self._waiter, None
+            if waiter is not None:
+                waiter.send(True)
+
+    def join(self):
+        """Wait until the close marker has been handled (what the stock writer's join waits for)."""
+        if self.done:
+            return
+        from eventlet.event import Event
+
+        if self._waiter is None:
+            self._waiter = Event()
+        self._waiter.wait()
 
 
 class _MallInfo2(ctypes.Structure):

@@ -1,0 +1,96 @@
+"""devtracker/realtime/memory.py: the lazy websocket writer and the heap trimmer, in-process."""
+import warnings
+
+import pytest
+
+warnings.filterwarnings("ignore", message=r"(?s).*Eventlet is deprecated")
+eventlet = pytest.importorskip("eventlet")
+from eventlet.queue import Queue  # noqa: E402
+
+from devtracker.realtime.memory import WRITER_QUALNAME, LazyWriter, MallocTrimmer  # noqa: E402
+
+
+class Pkt:
+    def __init__(self, n):
+        self.n = n
+
+    def encode(self):
+        return f"p{self.n}"
+
+
+class FakeSocket:
+    def __init__(self):
+        self.queue = Queue()
+
+
+class FakeWebSocket:
+    def __init__(self, slow=0.0, fail_at=None):
+        self.sent, self.closed, self.slow, self.fail_at = [], 0, slow, fail_at
+
+    def send(self, data):
+        if self.fail_at is not None and len(self.sent) == self.fail_at:
+            raise OSError("gone")
+        eventlet.sleep(self.slow)  # a send that yields, as a real one may
+        self.sent.append(data)
+
+    def close(self):
+        self.closed += 1
+
+
+def stock_writer_of(socket, ws):
+    """A closure shaped like python-engineio's writer (what LazyWriter.from_writer reads)."""
+    self = socket
+
+    def writer():
+        return self, ws
+
+    writer.__qualname__ = WRITER_QUALNAME
+    return writer
+
+
+def test_packets_go_out_in_order_without_a_waiting_green_thread():
+    socket, ws = FakeSocket(), FakeWebSocket(slow=0.001)
+    socket.queue.put(Pkt(0))  # queued before the writer exists (the handshake's OPEN)
+    writer = LazyWriter.from_writer(stock_writer_of(socket, ws))
+    for n in range(1, 50):
+        socket.queue.put(Pkt(n))
+        if n % 7 == 0:
+            eventlet.sleep(0.002)
+    eventlet.sleep(0.3)
+    assert ws.sent == [f"p{n}" for n in range(50)]
+    assert not writer.running and not writer.done and ws.closed == 0
+    socket.queue.put(Pkt(50))
+    socket.queue.put(None)  # the close marker
+    writer.join()
+    assert ws.sent[-1] == "p50" and ws.closed == 1 and writer.done
+    socket.queue.join()  # every get was matched by task_done, as close(wait=True) needs
+
+
+def test_a_failed_send_closes_the_websocket_and_join_returns():
+    socket, ws = FakeSocket(), FakeWebSocket(fail_at=2)
+    writer = LazyWriter.from_writer(stock_writer_of(socket, ws))
+    for n in range(5):
+        socket.queue.put(Pkt(n))
+    eventlet.sleep(0.05)
+    assert ws.sent == ["p0", "p1"] and ws.closed == 1
+    socket.queue.put(None)
+    writer.join()  # does not hang
+
+
+def test_an_unexpected_writer_shape_keeps_the_stock_writer():
+    def writer():
+        return None
+
+    assert LazyWriter.from_writer(writer) is None
+
+
+def test_the_trimmer_trims_only_when_much_more_is_free():
+    trimmer = MallocTrimmer(min_free=1 << 20)
+    if not trimmer.available:
+        pytest.skip("not glibc")
+    trimmer.check()
+    blocks = [bytearray(4000) for _ in range(2000)]
+    keep = [bytearray(100) for _ in range(2000)]  # noqa: F841  (pins the heap above the holes)
+    del blocks
+    assert trimmer.check() is True
+    assert trimmer.check() is False  # nothing new to give back
