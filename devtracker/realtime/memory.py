@@ -21,7 +21,8 @@ Here (`install()`, eventlet only):
   shallow;
 - `schedule_ping`: the next ping is a hub timer that starts a green thread when it is due,
   instead of a green thread sleeping for `ping_interval` (same interval, same checks);
-- the websocket writer runs only while there is something to send (`LazyWriter`).
+- the websocket writer runs only while there is something to send (`LazyWriter`);
+- the socket keeps the server's WSGI environ instead of a copy of it (`_share_environ`).
 
 A connect storm also leaves the C heap full of holes (the stacks of green threads that were
 suspended mid-handshake, freed after longer-lived objects were allocated above them): glibc
@@ -89,7 +90,26 @@ def install():
     socket_class.receive = receive_shallow
     socket_class.schedule_ping = schedule_ping_on_timer
     _install_lazy_writer()
+    _share_environ()
     _installed = True
+    return True
+
+
+def _share_environ():
+    """Flask-SocketIO's middleware copies each request's WSGI environ to add `flask.app`, and
+    python-engineio keeps that copy for the socket's life while the server keeps the original:
+    add the key to the original instead (nothing else differs between the two)."""
+    try:
+        from flask_socketio import _SocketIOMiddleware
+    except ImportError:
+        return False
+    base_call = _SocketIOMiddleware.__mro__[1].__call__
+
+    def call(self, environ, start_response):
+        environ["flask.app"] = self.flask_app
+        return base_call(self, environ, start_response)
+
+    _SocketIOMiddleware.__call__ = call
     return True
 
 
