@@ -12,6 +12,8 @@ from .clients import RecordingClient
 from .lean import open_many
 
 CONNECTIONS = 10_000
+# Server RSS per held connection (issue 6): 60.6 KiB before devtracker/realtime/memory.py, 44.5 after.
+MAX_KIB_PER_CONNECTION = 50
 ARTIFACTS = os.path.join(os.path.dirname(__file__), "..", "..", "test-artifacts")
 
 
@@ -60,3 +62,4 @@ def test_ten_thousand_connections_are_held_and_the_server_still_serves(live_serv
     with open(os.path.join(ARTIFACTS, "hold-10k.json"), "w") as out:
         json.dump(report, out, indent=2)
     print("\nhold:", report)
+    assert report["kib_per_connection"] <= MAX_KIB_PER_CONNECTION, report
