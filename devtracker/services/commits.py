@@ -226,7 +226,6 @@ def insert_returning_ids(table, rows):
     return list(result.scalars())
 
 
-_groups = {}
 _groups_lock = threading.Lock()
 
 
