@@ -34,9 +34,10 @@ def tune_eventlet_buffers():
 
 def tune_eventlet_memory():
     """The rest of issue 6 (see realtime/memory.py): Socket.IO messages handled in short-lived
-    green threads so the connection's own stays shallow, pings on hub timers instead of a
-    sleeping green thread per socket, and free C-heap pages returned after connect storms.
-    Measured on 1,000 authenticated idle websockets after a storm: see memory.py."""
+    green threads so the connection's own stays shallow, pings on hub timers and websocket
+    writers started only when there is something to send (one green thread per idle socket
+    instead of three), the WSGI environ kept once, and free C-heap pages returned after connect
+    storms. 1,000 authenticated idle websockets: 71.5 → 47.6 KiB of RSS each (memory.py)."""
     from .realtime import memory
 
     memory.install()
