@@ -21,6 +21,7 @@ from ..extensions import db
 from ..models.base import MAX_ID, isoformat
 from ..schemas.notification import MarkReadSchema
 from ..services import notifications
+from ..services.commits import group_for
 from ..services.users import DIRECTORY_KEY, touch_last_seen
 from .acks import ack_requested
 from .housekeeping import Housekeeper
@@ -245,6 +246,8 @@ class RealtimeNamespace(Namespace):
             return
         user = state.principal
         missed = self._read_replay(user.user_id, cursors)
+        if not group_for(self.app).wait_published(self.socketio.sleep):
+            log.warning("writes committed before %s's replay were slow to publish", sid)
         self.emit_to("authenticated", {"success": True, "userId": user.user_id,
                                        "username": user.username}, to=sid)
         self.emit_to("presence:list", self.store.presence_list(), to=sid)

@@ -26,6 +26,7 @@ serving sockets meanwhile; sqlite3 releases the GIL while it waits on the disk.
 """
 import logging
 import threading
+import time
 
 from sqlalchemy import insert
 
@@ -72,6 +73,10 @@ class GroupCommit:
         self._leading = False
         self.batches = 0
         self.writes = 0
+        # Batches are led one at a time: `committing` counts those whose commit may have
+        # started, `published` those whose events are all out (or that failed).
+        self.committing = 0
+        self.published = 0
 
     def submit(self, write):
         """Queue a write, wait until it is committed and published; return its Outcome."""
@@ -115,6 +120,28 @@ class GroupCommit:
     def _run(self, batch):
         self.batches += 1
         self.writes += len(batch)
+        generation = self.committing = self.committing + 1
+        try:
+            self._run_batch(batch)
+        finally:
+            self.published = generation
+
+    def wait_published(self, sleep, timeout=10.0):
+        """Wait until every batch whose commit may have started by now has published its events.
+
+        A reconnecting socket reads its replay from the database, then stops holding live events
+        (realtime/gate.py). A batch committed before that read but not yet published would
+        otherwise reach the socket live after the replay had sent it too: a duplicate. Returns
+        False when the wait timed out."""
+        generation = self.committing
+        deadline = time.monotonic() + timeout
+        while self.published < generation:
+            if time.monotonic() > deadline:
+                return False
+            sleep(0.001)
+        return True
+
+    def _run_batch(self, batch):
         try:
             fresh, repeats = self._store(batch)
         except Exception:

@@ -195,3 +195,19 @@ def test_postgresql_stream_locks_are_held_until_the_batch_commits(app, db):
             assert not {(s, k & 0xFFFFFFFF) for s, k in still} & wanted
     finally:
         other.dispose()
+
+
+def test_a_replay_waits_for_batches_committed_before_it_to_publish():
+    from devtracker.services.commits import GroupCommit
+    group = GroupCommit()
+    group.committing, group.published = 3, 1  # two batches between commit and publish
+    naps = []
+
+    def sleep(seconds):  # the batches publish while the reader naps
+        naps.append(seconds)
+        group.published += 1
+
+    assert group.wait_published(sleep) is True
+    assert len(naps) == 2 and group.published == 3
+    group.committing = 4  # a batch that never publishes: the wait gives up, it does not hang
+    assert group.wait_published(lambda seconds: None, timeout=0.01) is False
