@@ -7,3 +7,10 @@ workers = 1
 worker_connections = int(os.environ.get("MAX_CONNECTIONS") or 10000)
 bind = f"{os.environ.get('HOST') or '127.0.0.1'}:{os.environ.get('PORT') or 5000}"
 graceful_timeout = 10
+
+
+def post_worker_init(worker):
+    """The worker's app is loaded: keep its start-up objects out of garbage collection."""
+    from devtracker.server import freeze_startup_objects
+
+    freeze_startup_objects()

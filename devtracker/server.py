@@ -44,6 +44,18 @@ def tune_eventlet_memory():
     memory.start_trimmer()
 
 
+def freeze_startup_objects():
+    """Move everything alive after start-up out of the garbage collector's sight.
+
+    Full collections walk every tracked object; ~170,000 of them are modules, functions and
+    classes that live as long as the process. Under load such a collection paused the server
+    for 90-140 ms every 15-20 s, which showed up in every p99. Frozen, they are never walked."""
+    import gc
+
+    gc.collect()
+    gc.freeze()
+
+
 def serve(app, host, port):
     """Listen and serve forever; eventlet (default), gevent or threading."""
     from .extensions import socketio
@@ -56,6 +68,7 @@ def serve(app, host, port):
     access_log = app.config["ACCESS_LOG"]
     log.info("DevTracker Realtime listening on http://%s:%s (%s, %s, database %s)", host, port,
              mode, app.config["ENV_NAME"], app.config["SQLALCHEMY_DATABASE_URI"].split("://")[0])
+    freeze_startup_objects()
     if mode == "eventlet":
         import eventlet
         import eventlet.wsgi
