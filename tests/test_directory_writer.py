@@ -39,3 +39,16 @@ def test_a_renamed_user_is_written_again(app):
         spawned.pop()()
         from devtracker.models import User
         assert db.session.get(User, "ann").username == "Ann B."
+
+
+def test_a_stopped_writer_writes_what_waits_and_then_writes_at_once(app):
+    spawned = []
+    writer = DirectoryWriter(app, spawn=spawned.append, sleep=lambda seconds: None)
+    with app.app_context():
+        writer.add(Principal("early", "Early"))
+        writer.stop()  # the app shuts down before the background task ran
+        assert count_users() == 1
+        spawned.pop()()  # the task wakes up after the stop: it touches nothing
+        writer.add(Principal("late", "Late"))  # after the stop: written by the caller
+        assert not spawned
+        assert count_users() == 2

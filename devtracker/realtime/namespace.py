@@ -124,9 +124,10 @@ class RealtimeNamespace(Namespace):
         self.housekeeper = Housekeeper(self.app, socketio, self._on_timer, self._on_tick)
 
     def stop(self):
-        """Stop the background timers (tests, shutdown)."""
+        """Stop the background timers and write what waits for the directory (tests, shutdown)."""
         if self.housekeeper:
             self.housekeeper.stop()
+        self.app.extensions[DIRECTORY_KEY].stop()
 
     def trigger_event(self, event, *args):
         # A client event named `connect` or `disconnect` is just an unknown event: only the

@@ -106,6 +106,14 @@ class DirectoryWriter:
         self._lock = threading.Lock()
         self._pending = {}
         self._running = False
+        self._stopped = False
+
+    def stop(self):
+        """Write what is waiting now; later entries are written at once, by their caller."""
+        with self._lock:
+            self._stopped = True
+        with self.app.app_context():
+            self.flush()
 
     def add(self, principal):
         """Remember a principal soon (at once when it is known already)."""
@@ -114,14 +122,25 @@ class DirectoryWriter:
             return
         with self._lock:
             self._pending[principal.user_id] = principal
-            if self._running:
+            if self._stopped:
+                write_now = True
+            elif self._running:
                 return
-            self._running = True
-        self._spawn(self._run)
+            else:
+                write_now = False
+                self._running = True
+        if write_now:
+            self.flush()
+        else:
+            self._spawn(self._run)
 
     def _run(self):
         while True:
             self._sleep(self.delay)
+            with self._lock:
+                if self._stopped:  # stop() wrote what was waiting
+                    self._running = False
+                    return
             with self.app.app_context():
                 self.flush()
             with self._lock:
