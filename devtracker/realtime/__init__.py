@@ -30,7 +30,8 @@ def client_manager(app):
     else:
         manager = RealtimeManager()
     if app.config["ASYNC_MODE"] == "eventlet" and app.config["BROADCAST_FAST_PATH"]:
-        manager.use_fast_path(app.config["BROADCAST_COALESCE_SECONDS"])
+        manager.use_fast_path(app.config["BROADCAST_COALESCE_SECONDS"],
+                              lazy_events=("user:online", "user:offline", "presence:update"))
     return manager
 
 

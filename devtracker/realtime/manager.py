@@ -55,12 +55,15 @@ class FastEmitMixin:
     """Under eventlet (`use_fast_path`): write each emit's frame once to idle sockets, and
     coalesce what is emitted in quick succession into one write per socket.
 
-    After a delivery, emits during a quiet period (`coalesce_seconds`, or as long as that
-    delivery took when longer) are collected per socket, in order, and written together when
-    it ends: one `send()` per socket for a burst (a connect storm's presence, a replay, a
-    busy feed) instead of one per message. An emit with nothing before it goes out at once.
-    Every packet a socket is sent outside this class (acks, the handshake) first flushes what
-    is collected for it, so each socket still gets everything in the order it was emitted.
+    After a delivery, emits during a quiet period of `coalesce_seconds` are collected per
+    socket, in order, and written together when it ends: one `send()` per socket for a burst
+    (a replay, a busy feed) instead of one per message. `lazy_events` (presence) may wait as
+    long as the last delivery took: in a connect storm every socket's `user:online` goes to
+    every other socket, and a delivery to thousands of sockets takes long enough for many
+    connects to share the next one. An emit with nothing before it goes out at once, and a
+    socket with something collected gets it in the same write as the next emit that cannot
+    wait. Every packet a socket is sent outside this class (acks, the handshake) first flushes
+    what is collected for it, so each socket gets everything in the order it was emitted.
     """
 
     send_idle = None
@@ -68,9 +71,12 @@ class FastEmitMixin:
     fast_deliveries = 0  # written by the fast path
     fast_writes = 0  # the socket writes that carried them (fewer when coalesced)
     queued_deliveries = 0  # handed to the stock path while the fast path was on
+    lazy_events = frozenset()  # may wait as long as the last delivery took (presence)
     _pending = None
-    _quiet_until = 0.0
-    _flush_scheduled = False
+    _quiet_short = 0.0  # until then, emits are collected: `coalesce_seconds` after a delivery
+    _quiet_long = 0.0  # the same for lazy events: as long as that delivery took, when longer
+    _flush_timer = None
+    _flush_at = 0.0
 
     def emit(self, event, data, namespace, room=None, skip_sid=None, callback=None, to=None,
              **kwargs):
@@ -85,7 +91,7 @@ class FastEmitMixin:
                                 callback=callback, **kwargs)
         skip = set(skip_sid) if isinstance(skip_sid, list) else {skip_sid}
         self._deliver(encoded, [eio_sid for sid, eio_sid in self.get_participants(namespace, room)
-                                if sid not in skip])
+                                if sid not in skip], event in self.lazy_events)
         return None
 
     def send_to(self, namespace, sid, message):
@@ -113,38 +119,52 @@ class FastEmitMixin:
         return self.frame(eio_pkt.encode()), eio_pkt
 
     # --- delivery -------------------------------------------------------------------------------
-    def _deliver(self, encoded, eio_sids):
+    def _deliver(self, encoded, eio_sids, lazy=False):
+        now = time.monotonic()
+        until = self._quiet_long if lazy else self._quiet_short
         pending = self._pending
-        if pending or time.monotonic() < self._quiet_until:
+        if now < until:  # collect it; written when the quiet period ends
             for eio_sid in eio_sids:
                 items = pending.get(eio_sid)
                 if items is None:
                     pending[eio_sid] = [encoded]
                 else:
                     items.append(encoded)
-            self._schedule_flush()
+            self._schedule_flush(until)
             return
-        started = time.monotonic()
+        # Now: a socket with something collected gets that and this in one write, in order.
         frame, eio_pkt = encoded
         engine_sockets = self.server.eio.sockets
         send_idle = self.send_idle
-        fast = queued = 0
+        fast = queued = writes = 0
         for eio_sid in eio_sids:
+            items = pending.pop(eio_sid, None) if pending else None
+            if items:
+                items.append(encoded)
+                sent, handed = self._write(eio_sid, items)
+                fast += sent
+                queued += handed
+                writes += bool(sent)
+                continue
             engine_socket = engine_sockets.get(eio_sid)
             if engine_socket is not None and send_idle(engine_socket, frame):
                 fast += 1
+                writes += 1
             else:
                 self.server._send_eio_packet(eio_sid, eio_pkt)
                 queued += 1
-        self._count(fast, queued, started, fast)
+        self._count(fast, queued, now, writes)
 
-    def _schedule_flush(self):
-        if not self._flush_scheduled:
-            self._flush_scheduled = True
-            self._spawn_after(max(0.0, self._quiet_until - time.monotonic()), self._flush_later)
+    def _schedule_flush(self, at):
+        if self._flush_timer is not None:
+            if self._flush_at <= at:
+                return
+            self._flush_timer.cancel()
+        self._flush_at = at
+        self._flush_timer = self._spawn_after(max(0.0, at - time.monotonic()), self._flush_later)
 
     def _flush_later(self):
-        self._flush_scheduled = False
+        self._flush_timer = None
         self.flush()
 
     def flush(self):
@@ -195,9 +215,10 @@ class FastEmitMixin:
         self.queued_deliveries += queued
         if self.coalesce_seconds:
             now = time.monotonic()
-            self._quiet_until = now + max(self.coalesce_seconds, now - started)
+            self._quiet_short = now + self.coalesce_seconds
+            self._quiet_long = now + max(self.coalesce_seconds, now - started)
 
-    def use_fast_path(self, coalesce_seconds=0.0):
+    def use_fast_path(self, coalesce_seconds=0.0, lazy_events=()):
         """Switch the fast path on (eventlet); False when this environment cannot have it."""
         from . import fastpath
 
@@ -208,6 +229,7 @@ class FastEmitMixin:
         self.send_idle = fastpath.send_idle
         self.frame = fastpath.frame_text
         self.coalesce_seconds = coalesce_seconds
+        self.lazy_events = frozenset(lazy_events)
         self._pending = {}
         self._spawn_after = eventlet.spawn_after
         return True

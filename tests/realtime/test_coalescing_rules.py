@@ -1,0 +1,59 @@
+"""The fast path's coalescing rules, on a manager whose sockets and clock are fakes."""
+import time
+from types import SimpleNamespace
+
+from devtracker.realtime.manager import FastEmitMixin
+
+
+class Manager(FastEmitMixin):
+    def __init__(self):
+        self.written = {}  # eio_sid -> [frames, in the order they were written]
+        self.timers = []
+        self.server = SimpleNamespace(eio=SimpleNamespace(sockets={"a": "A", "b": "B"}),
+                                      _send_eio_packet=None)
+        self.send_idle = self._send
+        self.coalesce_seconds = 0.05
+        self.lazy_events = frozenset({"user:online"})
+        self._pending = {}
+        self._spawn_after = lambda delay, fn: self.timers.append((delay, fn)) or _Timer()
+
+    def _send(self, engine_socket, blob):
+        self.written.setdefault(engine_socket, []).append(blob)
+        return True
+
+
+class _Timer:
+    def cancel(self):
+        pass
+
+
+def item(name):
+    return (name.encode(), None)
+
+
+def test_lazy_events_wait_for_the_long_quiet_period_and_urgent_ones_take_them_along():
+    manager = Manager()
+    manager._deliver(item("first"), ["a", "b"])  # nothing before it: written at once
+    assert manager.written == {"A": [b"first"], "B": [b"first"]}
+    manager._quiet_short = time.monotonic() - 1  # the short quiet period is over ...
+    manager._quiet_long = time.monotonic() + 60  # ... the long one (a slow delivery) is not
+    manager._deliver(item("online1"), ["a", "b"], lazy=True)
+    manager._deliver(item("online2"), ["a", "b"], lazy=True)
+    assert manager.written == {"A": [b"first"], "B": [b"first"]}  # presence waits
+    assert len(manager.timers) == 1  # one flush scheduled for both
+    manager._deliver(item("feed"), ["a"])  # cannot wait: a gets its presence in the same write
+    assert manager.written["A"] == [b"first", b"online1online2feed"]
+    assert manager.written["B"] == [b"first"]  # b was not addressed: its presence still waits
+    manager.timers[0][1]()  # the flush
+    assert manager.written["B"] == [b"first", b"online1online2"]
+    assert manager._pending == {}
+
+
+def test_emits_inside_the_short_quiet_period_share_one_write_in_order():
+    manager = Manager()
+    manager._deliver(item("one"), ["a"])
+    manager._deliver(item("two"), ["a"])  # within 50 ms of the first delivery
+    manager._deliver(item("three"), ["a"], lazy=True)
+    assert manager.written == {"A": [b"one"]}
+    manager.timers[-1][1]()
+    assert manager.written == {"A": [b"one", b"twothree"]}
