@@ -8,6 +8,7 @@ eventlet = pytest.importorskip("eventlet")
 from eventlet.queue import Queue  # noqa: E402
 
 from devtracker.realtime.memory import WRITER_QUALNAME, LazyWriter, MallocTrimmer  # noqa: E402
+from tests.conftest import require_service  # noqa: E402
 
 
 class Pkt:
@@ -87,7 +88,7 @@ def test_an_unexpected_writer_shape_keeps_the_stock_writer():
 def test_the_trimmer_trims_only_when_much_more_is_free():
     trimmer = MallocTrimmer(min_free=1 << 20)
     if not trimmer.available:
-        pytest.skip("not glibc")
+        require_service("glibc's malloc_trim", "this C library has no mallinfo2/malloc_trim")
     trimmer.check()
     blocks = [bytearray(4000) for _ in range(2000)]
     keep = [bytearray(100) for _ in range(2000)]  # noqa: F841  (pins the heap above the holes)
