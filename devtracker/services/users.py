@@ -36,57 +36,48 @@ def remember_principal_safely(principal):
 
 def remember_user(user_id, username, role=None):
     """Insert or update a directory entry; role None keeps the stored role (actors named by services)."""
-    cache = _seen_cache()
-    if cache.get(user_id) in ((username, role), (username, None)):
-        return
-    user = db.session.get(User, user_id)
-    if user is None:
-        db.session.add(User(id=user_id, username=username, role=role or "user"))
-    else:
-        user.username = username
-        if role:
-            user.role = role
-    try:
-        db.session.commit()
-    except IntegrityError:  # another request inserted the same user first: theirs stands
-        db.session.rollback()
-    if len(cache) >= SEEN_CACHE_LIMIT:
-        cache.clear()
-    cache[user_id] = (username, role)
-
-
-def _known(cache, user_id, username, role):
-    return cache.get(user_id) in ((username, role), (username, None))
+    _remember([(user_id, username, role)])
 
 
 def remember_principals(principals):
     """remember_principal for many callers, in one transaction."""
+    _remember([(p.user_id, p.username, p.role) for p in principals])
+
+
+def _known(cache, user_id, username, role):
+    """Written already with this name (and this role, or no role said)."""
+    return cache.get(user_id) in ((username, role), (username, None))
+
+
+def _remember(entries):
+    """Write the (user_id, username, role) entries not known yet, in one transaction."""
     cache = _seen_cache()
-    fresh = [p for p in principals if not _known(cache, p.user_id, p.username, p.role)]
+    fresh = [entry for entry in entries if not _known(cache, *entry)]
     if not fresh:
         return
     stored = {user.id: user for user in db.session.execute(
-        select(User).where(User.id.in_([p.user_id for p in fresh]))).scalars()}
-    for principal in fresh:
-        user = stored.get(principal.user_id)
+        select(User).where(User.id.in_([user_id for user_id, _, _ in fresh]))).scalars()}
+    for user_id, username, role in fresh:
+        user = stored.get(user_id)
         if user is None:
-            db.session.add(User(id=principal.user_id, username=principal.username,
-                                role=principal.role or "user"))
+            db.session.add(User(id=user_id, username=username, role=role or "user"))
         else:
-            user.username = principal.username
-            if principal.role:
-                user.role = principal.role
+            user.username = username
+            if role:
+                user.role = role
     try:
         db.session.commit()
-    except IntegrityError:  # another process inserted one of them first: go one by one
+    except IntegrityError:  # another request or process inserted one of them first
         db.session.rollback()
-        for principal in fresh:
-            remember_principal(principal)
-        return
+        if len(fresh) > 1:  # one by one: the others are still new
+            for entry in fresh:
+                _remember([entry])
+            return
+        # alone: theirs stands
     if len(cache) + len(fresh) >= SEEN_CACHE_LIMIT:
         cache.clear()
-    for principal in fresh:
-        cache[principal.user_id] = (principal.username, principal.role)
+    for user_id, username, role in fresh:
+        cache[user_id] = (username, role)
 
 
 class DirectoryWriter:
