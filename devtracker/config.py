@@ -99,9 +99,12 @@ class Config:
 
         self.SQLALCHEMY_DATABASE_URI = normalise_database_url(
             env_str("DATABASE_URL", default_database_url()))
-        self.SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+        # A server connection can go stale between requests (restarts, idle timeouts): check it
+        # when taken from the pool. A SQLite file cannot, and the check cost a query per request.
+        self.SQLALCHEMY_ENGINE_OPTIONS = {}
         if self.SQLALCHEMY_DATABASE_URI.startswith("postgresql"):
             self.SQLALCHEMY_ENGINE_OPTIONS.update(
+                pool_pre_ping=True,
                 pool_size=env_int("DATABASE_POOL_SIZE", 10, 1),
                 max_overflow=env_int("DATABASE_MAX_OVERFLOW", 20, 0),
                 pool_timeout=env_int("DATABASE_POOL_TIMEOUT", 30, 1),
@@ -114,6 +117,9 @@ class Config:
             raise ConfigError(f"SQLITE_SYNCHRONOUS must be one of {', '.join(SQLITE_SYNCHRONOUS_MODES)}, "
                               f"got {self.SQLITE_SYNCHRONOUS!r}")
         self.SQLITE_BUSY_TIMEOUT_SECONDS = env_float("SQLITE_BUSY_TIMEOUT_SECONDS", 5.0)
+        # The write-ahead log is copied back into the database file in the background, this
+        # often, while there are commits (services/checkpoints.py); 0: only inside commits.
+        self.SQLITE_CHECKPOINT_SECONDS = env_float("SQLITE_CHECKPOINT_SECONDS", 0.1, 0.0)
 
         self.ASYNC_MODE = env_str("ASYNC_MODE", "eventlet")
         if self.ASYNC_MODE not in ASYNC_MODES:
