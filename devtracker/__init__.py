@@ -78,9 +78,11 @@ def register_extensions(app):
 
 def register_blueprints(app):
     """The REST API and the web pages."""
+    from .api import DashboardSessions
     from .api import bp as api_bp
     from .web import bp as web_bp
 
+    app.session_interface = DashboardSessions()
     app.register_blueprint(api_bp)
     app.register_blueprint(web_bp)
 

@@ -1,6 +1,7 @@
 """Server-rendered pages: sign-in, the pages behind it, vendored browser builds, HTML errors."""
 import os
 
+import flask
 import pytest
 
 from devtracker import create_app
@@ -78,3 +79,16 @@ def test_browsers_get_an_html_error_page_and_the_api_an_envelope(client):
     assert page.status_code == 404 and page.mimetype == "text/html"
     api = client.get("/api/v1/realtime/nope", headers={"Accept": "text/html"})
     assert api.status_code == 404 and api.get_json()["error"]["code"] == "NOT_FOUND"
+
+
+def test_rest_calls_do_not_open_the_dashboard_session(client, token_for):
+    """The cookie session is the dashboard's: a signed-in browser's REST calls neither read nor
+    rewrite it, and the pages still see it afterwards."""
+    client.post("/signin", data={"name": "Alice Smith", "role": "user"})
+    token = token_for("alice-smith", username="Alice Smith")
+    with client:
+        response = client.get("/api/v1/realtime/notifications", headers={"Authorization": f"Bearer {token}"})
+        assert response.status_code == 200
+        assert flask.session.__class__.__name__ == "NullSession"
+    assert "Set-Cookie" not in response.headers
+    assert 'data-user-id="alice-smith"' in client.get("/").get_data(as_text=True)
