@@ -1,7 +1,8 @@
 """The bench's bulk sockets (bench/bulk.py) count every delivery once and answer every ping, however
 the stream is cut into reads; compressed (permessage-deflate) streams too. And against the bare
 Flask-SocketIO reference, bulk and precise sockets (deflate offered or not) connect, count a
-broadcast at every socket, and time the precise ones."""
+broadcast at every socket, and time the precise ones; viewers that join a task room count only
+that room's updates, and precise sockets only the watched events."""
 import asyncio
 import json
 import os
@@ -78,11 +79,12 @@ class FakeSock:
         pass
 
 
-def read_all(data, cuts, deflate=False):
+def read_all(data, cuts, deflate=False, precise=True, prefixes=()):
     poller = BulkPoller()
     poller.counting = True
+    poller.prefixes = prefixes
     chunks = [data[a:b] for a, b in zip([0] + cuts, cuts + [len(data)]) if b > a]
-    sock = BulkSocket("http://127.0.0.1:1", {}, poller, precise=True)
+    sock = BulkSocket("http://127.0.0.1:1", {}, poller, precise=precise)
     sock.sock = FakeSock(chunks)
     if deflate:
         sock._inflate = zlib.decompressobj(-zlib.MAX_WBITS)
@@ -91,16 +93,29 @@ def read_all(data, cuts, deflate=False):
     return poller.drain(), sock.sock.sent
 
 
+@pytest.mark.parametrize("precise", [True, False], ids=["precise", "scanned"])
 @pytest.mark.parametrize("step", [1, 3, 7, 64, 1000])
-def test_every_delivery_counted_once_however_the_reads_are_cut(step):
+def test_every_delivery_counted_once_however_the_reads_are_cut(step, precise):
     messages, seqs, pings = stream()
     data = b"".join(server_frame(m) for m in messages)
     for offset in range(0, min(step, 50)):
         cuts = list(range(offset or step, len(data), step))
-        drained, sent = read_all(data, cuts)
+        drained, sent = read_all(data, cuts, precise=precise)
         assert drained["counts"] == {seq: 1 for seq in seqs}, (step, offset)
-        assert sorted(drained["seqs"]) == seqs
+        assert sorted(drained["seqs"]) == (seqs if precise else [])  # only precise ones are timed
         assert sent == [PONG] * pings, (step, offset)
+
+
+def test_precise_sockets_count_only_the_watched_events():
+    """A task update reaches a viewer twice with the same seq: task:updated and activity:feed."""
+    messages = []
+    for seq in range(1, 11):
+        messages.append(('42["task:updated",' + json.dumps({"task": {"seq": seq}}) + "]").encode())
+        messages.append(('42["activity:feed",' + json.dumps({"data": {"task": {"seq": seq}}}) + "]").encode())
+    data = b"".join(server_frame(m) for m in messages)
+    drained, _ = read_all(data, list(range(13, len(data), 13)), prefixes=(b'42["task:updated"',))
+    assert drained["counts"] == {seq: 1 for seq in range(1, 11)}
+    assert drained["seqs"] == list(range(1, 11))
 
 
 def test_a_compressed_stream_is_inflated_and_counted():
@@ -161,5 +176,25 @@ def test_bulk_and_precise_sockets_against_the_flask_reference(tmp_path):
         assert drained["counts"] == {seq: 4 for seq in range(1, 6)}
         assert sorted(drained["seqs"]) == sorted(list(range(1, 6)) * 2)  # the two precise sockets
         assert all(0 <= at - sent[seq] < 5 for seq, at in zip(drained["seqs"], drained["recv"]))
+
+        async def room():
+            """Viewers join a task room (acknowledged) and count only that room's updates."""
+            poller = BulkPoller()
+            poller.counting, poller.prefixes = True, (b'42["task:updated"',)
+            viewers = [BulkSocket(server.url, {"token": "t"}, poller, precise=True, task=task)
+                       for task in ("room-a", "room-a", "room-b")]
+            await asyncio.gather(*(v.connect(timeout=20) for v in viewers))
+            for seq, task in ((11, "room-a"), (12, "room-b")):
+                await asyncio.to_thread(requests.post, server.url + "/bench/room",
+                                        json={"taskId": task, "data": {"seq": seq}}, timeout=10)
+            deadline = time.time() + 10
+            while sum(poller.counts.values()) < 3 and time.time() < deadline:
+                await asyncio.sleep(0.05)
+            await asyncio.sleep(0.2)  # nothing more arrives
+            for v in viewers:
+                await v.close()
+            return poller.drain()
+
+        assert asyncio.run(room())["counts"] == {11: 2, 12: 1}
     finally:
         server.stop()
