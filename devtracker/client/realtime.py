@@ -22,7 +22,9 @@ import time
 from types import SimpleNamespace
 
 import engineio
+import engineio.base_client
 import engineio.client
+import engineio.packet
 import engineio.payload
 import socketio
 
@@ -58,13 +60,71 @@ engineio.client.payload = SimpleNamespace(Payload=_RoomyPayload)
 
 
 class _InlineEngineIO(engineio.Client):
-    """Engine.IO client handing each message over on its reader thread."""
+    """Engine.IO client handing each message over on its reader thread, and sending CLOSE on disconnect."""
 
     def _trigger_event(self, event, *args, **kwargs):
         # Stock engineio starts a thread per message, so two events can reach handlers out of order.
         if event == "message":
             kwargs["run_async"] = False
         return super()._trigger_event(event, *args, **kwargs)
+
+    def disconnect(self, abort=False, reason=None):
+        """Disconnect after sending what was queued before: Socket.IO's DISCONNECT, then CLOSE.
+
+        Stock disconnect() queues CLOSE and changes the state at once, and the writer thread
+        stops when it sees the state change: caught between two sends, it left CLOSE unsent.
+        Over long-polling the server then kept the session, and this call waited for the read
+        loop's GET, answered only by the next ping (up to PING_INTERVAL, 25 s); over a websocket
+        the close frame overtook DISCONNECT and CLOSE. Here the writer is waited for and what
+        it left is sent before the transport closes. Same steps as stock otherwise.
+        """
+        if self.state != "connected" or abort:
+            return super().disconnect(abort=abort, reason=reason)
+        self._send_packet(engineio.packet.Packet(engineio.packet.CLOSE))
+        self.queue.put(None)
+        self.state = "disconnecting"
+        self._trigger_event("disconnect", reason or self.reason.CLIENT_DISCONNECT, run_async=False)
+        writer = self.write_loop_task
+        if writer is not None:
+            writer.join(self.request_timeout + 1)
+        self._send_now(self._take_queued())
+        if self.current_transport == "websocket":
+            self.ws.close()
+        self.read_loop_task.join()
+        self.state = "disconnected"
+        try:
+            engineio.base_client.connected_clients.remove(self)
+        except ValueError:
+            pass
+        self._reset()
+        return None
+
+    def _take_queued(self):
+        packets = []
+        while True:
+            try:
+                pkt = self.queue.get_nowait()
+            except queue.Empty:
+                return packets
+            if pkt is not None:
+                packets.append(pkt)
+
+    def _send_now(self, packets):
+        if not packets:
+            return
+        try:
+            if self.current_transport == "polling":
+                self._send_request("POST", self.base_url,
+                                   body=engineio.payload.Payload(packets=packets).encode(),
+                                   headers={"Content-Type": "text/plain"}, timeout=self.request_timeout)
+            else:
+                for pkt in packets:
+                    if pkt.binary:
+                        self.ws.send_binary(pkt.encode())
+                    else:
+                        self.ws.send(pkt.encode())
+        except Exception:  # the connection is already gone: nothing left to tell the server
+            log.debug("could not send %d packets while disconnecting", len(packets), exc_info=True)
 
 
 class _OrderedClient(socketio.Client):

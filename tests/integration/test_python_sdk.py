@@ -315,6 +315,33 @@ def test_a_refused_token_raises_and_refresh_token_keeps_the_socket(live_server, 
     assert caught.value.code == "USER_MISMATCH"
 
 
+def test_disconnect_over_polling_sends_close_even_when_the_writer_is_busy(live_server, realtime):
+    # The writer is still posting Socket.IO's DISCONNECT when CLOSE is queued: stock
+    # python-engineio left CLOSE unsent, and disconnect() waited for the next ping (25 s).
+    bob = realtime("bob", transports=("polling",))
+    alice = realtime("alice")
+    seen = Recorder(alice, "user:offline")
+    eio = bob._sio.eio
+    post, close = eio._send_request, eio.disconnect
+
+    def slow_post(method, *args, **kwargs):
+        if method == "POST":
+            time.sleep(0.3)
+        return post(method, *args, **kwargs)
+
+    def late_close(*args, **kwargs):
+        time.sleep(0.05)  # the writer takes DISCONNECT alone and is posting it
+        return close(*args, **kwargs)
+
+    eio._send_request, eio.disconnect = slow_post, late_close
+    started = time.monotonic()
+    bob.disconnect()
+    assert time.monotonic() - started < 2
+    assert seen.wait_for("user:offline", lambda p: p["userId"] == "bob")
+    status = live_server.api("GET", "/user/bob/status", live_server.token("alice"))
+    assert status["isOnline"] is False
+
+
 @pytest.mark.parametrize("transport", ["websocket", "polling"])
 def test_a_server_restart_loses_nothing_and_restores_rooms(live_server, realtime, transport):
     # bob comes back more slowly than the producer, so some notifications arrive by replay.
