@@ -28,12 +28,11 @@ import logging
 import threading
 import time
 
-from sqlalchemy import insert
-
 from ..errors import AppError
 from ..extensions import db
 from ..models.base import utcnow
 from .idempotency import Outcome, durable_commit, key_reused, record_outcome, replay, run_once
+from .inserts import insert_returning_ids
 from .ordering import lock_stream_keys
 
 log = logging.getLogger(__name__)
@@ -241,16 +240,6 @@ def _store_alone(write):
     lock_stream_keys(write.locks)
     stamp_rows([write])
     return write.build(insert_returning_ids(write.table, write.rows))
-
-
-def insert_returning_ids(table, rows):
-    """Insert rows with one Core statement; their new ids, in the rows' order.
-
-    The rows are inserted in that order too, so within one transaction their ids increase in it."""
-    if len(rows) == 1:
-        return [db.session.execute(insert(table).returning(table.c.id), rows[0]).scalar_one()]
-    result = db.session.execute(insert(table).returning(table.c.id, sort_by_parameter_order=True), rows)
-    return list(result.scalars())
 
 
 _groups_lock = threading.Lock()
