@@ -117,9 +117,6 @@ class Config:
             raise ConfigError(f"SQLITE_SYNCHRONOUS must be one of {', '.join(SQLITE_SYNCHRONOUS_MODES)}, "
                               f"got {self.SQLITE_SYNCHRONOUS!r}")
         self.SQLITE_BUSY_TIMEOUT_SECONDS = env_float("SQLITE_BUSY_TIMEOUT_SECONDS", 5.0)
-        # The write-ahead log is copied back into the database file in the background, this
-        # often, while there are commits (services/checkpoints.py); 0: only inside commits.
-        self.SQLITE_CHECKPOINT_SECONDS = env_float("SQLITE_CHECKPOINT_SECONDS", 0.1, 0.0)
 
         self.ASYNC_MODE = env_str("ASYNC_MODE", "eventlet")
         if self.ASYNC_MODE not in ASYNC_MODES:

@@ -58,23 +58,14 @@ def sqlite_pragmas(journal_mode="WAL", synchronous="FULL", busy_timeout_ms=5000)
 
 
 class DevTrackerSQLAlchemy(SQLAlchemy):
-    """Flask-SQLAlchemy with every SQLite connection set up by `sqlite_pragmas` from the config,
-    and a file database checkpointed in the background (SQLITE_CHECKPOINT_SECONDS)."""
+    """Flask-SQLAlchemy with every SQLite connection set up by `sqlite_pragmas` from the config."""
 
     def _make_engine(self, bind_key, options, app):
-        from .services.checkpoints import Checkpointer, database_path
-
         engine = super()._make_engine(bind_key, options, app)
         if engine.dialect.name == "sqlite":
-            busy_timeout_ms = int(app.config.get("SQLITE_BUSY_TIMEOUT_SECONDS", 5.0) * 1000)
-            interval = app.config.get("SQLITE_CHECKPOINT_SECONDS", 0)
             event.listen(engine, "connect", sqlite_pragmas(
-                synchronous=app.config.get("SQLITE_SYNCHRONOUS", "FULL"), busy_timeout_ms=busy_timeout_ms))
-            path = database_path(engine)
-            if path and interval > 0:
-                checkpointer = Checkpointer(path, interval, busy_timeout_ms)
-                event.listen(engine, "commit", checkpointer.wrote)
-                app.extensions.setdefault("devtracker.checkpointers", []).append(checkpointer)
+                synchronous=app.config.get("SQLITE_SYNCHRONOUS", "FULL"),
+                busy_timeout_ms=int(app.config.get("SQLITE_BUSY_TIMEOUT_SECONDS", 5.0) * 1000)))
         return engine
 
 

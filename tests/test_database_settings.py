@@ -1,6 +1,5 @@
 """SQLite runs in WAL mode with every commit fsynced (synchronous=FULL) unless told otherwise."""
 import sqlite3
-import time
 
 import pytest
 from sqlalchemy import text
@@ -8,7 +7,6 @@ from sqlalchemy import text
 from devtracker import create_app
 from devtracker.config import ConfigError, load_config
 from devtracker.extensions import db
-from devtracker.services.checkpoints import Checkpointer
 from tests.conftest import make_config
 
 FULL, NORMAL = 2, 1
@@ -62,70 +60,6 @@ def test_commits_survive_a_new_connection(tmp_path):
             assert raw.execute("SELECT username FROM users WHERE id = 'u1'").fetchone() == ("U",)
         db.session.remove()
         db.engine.dispose()
-
-
-def _wait_for(predicate, timeout=5.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.01)
-    return predicate()
-
-
-def _insert_users(app, count, prefix="u"):
-    with app.app_context():
-        for i in range(count):
-            db.session.execute(text("INSERT INTO users (id, username, role, created_at) "
-                                    f"VALUES ('{prefix}{i}', 'U', 'user', CURRENT_TIMESTAMP)"))
-            db.session.commit()
-
-
-def test_the_log_is_checkpointed_in_the_background_while_commits_come(tmp_path):
-    path = tmp_path / "busy.db"
-    app = create_app(make_config(f"sqlite:///{path}", SQLITE_CHECKPOINT_SECONDS=0.05))
-    with app.app_context():
-        db.create_all()
-    [checkpointer] = app.extensions["devtracker.checkpointers"]
-    _insert_users(app, 20)
-    assert _wait_for(lambda: checkpointer.checkpoints >= 1)
-    assert checkpointer.failures == 0
-    # Everything committed was copied into the database file: nothing is left in the log.
-    with sqlite3.connect(path) as raw:
-        busy, frames, copied = raw.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
-    assert (busy, copied) == (0, frames)
-    # Without commits the loop ends; the next commit starts it again.
-    assert _wait_for(lambda: not checkpointer._running)
-    done = checkpointer.checkpoints
-    _insert_users(app, 3, prefix="again")
-    assert _wait_for(lambda: checkpointer.checkpoints > done)
-    with app.app_context():
-        assert db.session.execute(text("SELECT count(*) FROM users")).scalar() == 23
-        db.session.remove()
-        db.engine.dispose()
-
-
-@pytest.mark.parametrize("url, interval", [("sqlite:///{tmp}/still.db", 0), ("sqlite://", 0.1)])
-def test_no_background_checkpoints_when_off_or_in_memory(tmp_path, url, interval):
-    app = create_app(make_config(url.format(tmp=tmp_path), SQLITE_CHECKPOINT_SECONDS=interval))
-    with app.app_context():
-        db.engine.connect().close()
-    assert "devtracker.checkpointers" not in app.extensions
-
-
-def test_a_removed_database_ends_the_loop_and_is_not_created_again(tmp_path):
-    path = tmp_path / "gone.db"
-    checkpointer = Checkpointer(str(path), 0.02)
-    checkpointer.wrote()
-    assert _wait_for(lambda: not checkpointer._running)
-    assert not path.exists()
-    assert checkpointer.checkpoints == 0
-
-
-def test_checkpoint_interval_is_validated(monkeypatch):
-    monkeypatch.setenv("SQLITE_CHECKPOINT_SECONDS", "-1")
-    with pytest.raises(ConfigError, match="SQLITE_CHECKPOINT_SECONDS"):
-        load_config("development")
 
 
 def test_only_server_databases_check_connections_taken_from_the_pool(monkeypatch):
