@@ -45,6 +45,7 @@ class Plan:
     connect_concurrency: int
     payload: str
     latency_sockets: int = 32
+    warmup_sockets: int = 5  # opened and closed before a storm's "before" memory
     http_threads: int = 32
     step_seconds: float = 4.0
     org_rates: tuple = (1, 2, 5, 10, 20, 50, 100, 150, 200, 300, 400, 500, 700, 1000)

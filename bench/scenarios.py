@@ -210,6 +210,11 @@ def ladder(bench, trigger, rates, duration, expected_per_message, label):
 def connect_storm_and_org_fanout(bench, size, fanout=True):
     """The storm's numbers, and the org-wide ladder on its sockets (None without `fanout`)."""
     server, plan = bench.server, bench.plan
+    # Memory per socket is what N more sockets cost, not what the first connection costs once
+    # (lazy imports, caches, pools): a few sockets come and go before "before" is read.
+    bench.status.update(scenario=f"connect storm {size}: warming up")
+    open_population(bench, plan.warmup_sockets, "warmup", timeout=60)
+    close_population(bench)
     bench.status.update(scenario=f"connect storm {size}")
     rss_before = server.rss_kib()
     started = time.time()
