@@ -14,7 +14,6 @@ limiter.shared_limit(lambda: current_app.config["REST_RATE_LIMIT"], scope="rest"
                      exempt_when=lambda: request.endpoint in UNLIMITED_ENDPOINTS)(bp)
 
 
-
 class DashboardSessions(SecureCookieSessionInterface):
     """The signed-cookie session belongs to the dashboard's pages. REST calls authenticate with
     a bearer token and never use it: they get Flask's null session, which costs nothing to open

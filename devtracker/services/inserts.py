@@ -9,11 +9,15 @@ same. Anything it was not built for goes through SQLAlchemy as before: a row wit
 columns (a column default to run), or several rows on a server database, where one multi-row
 statement saves a round trip per row.
 """
+import weakref
+
 from sqlalchemy import insert
 
 from ..extensions import db
 
-_compiled = {}  # (table, dialect name, columns) -> RowInsert
+# engine dialect -> {(table, columns): RowInsert}. Per dialect object, not per dialect name: the
+# SQL's placeholders follow its driver, and a JSON bind processor its engine's serializer.
+_compiled = weakref.WeakKeyDictionary()
 
 
 class RowInsert:
@@ -39,10 +43,13 @@ class RowInsert:
 
 
 def row_insert(table, columns, dialect):
-    key = (table, dialect.name, columns)
-    statement = _compiled.get(key)
+    """The RowInsert of `table` for rows with exactly `columns` (sorted names), on `dialect`."""
+    statements = _compiled.get(dialect)
+    if statements is None:
+        statements = _compiled[dialect] = {}
+    statement = statements.get((table, columns))
     if statement is None:
-        statement = _compiled[key] = RowInsert(table, columns, dialect)
+        statement = statements[(table, columns)] = RowInsert(table, columns, dialect)
     return statement
 
 
