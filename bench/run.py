@@ -62,13 +62,14 @@ class Plan:
     quiet: float = 2.0
     min_wait: float = 10.0
     settle: float = 2.0
+    rss_wait: float = 20.0  # at most this long for a storm's server RSS to settle
     ladder_budget: float = 300.0
 
 
 QUICK = dict(step_seconds=1.0, org_rates=(1, 2, 5), room_viewers=(10, 50), room_rate=10.0,
              room_messages=10, notify_users=50, notify_rates=(5, 10), churn_observers=20,
              churn_rate=5.0, churn_seconds=2.0, churn_hold=0.5, offline_wait=12.0, quiet=1.0,
-             min_wait=5.0, settle=0.5, ladder_budget=60.0)
+             min_wait=5.0, settle=0.5, rss_wait=5.0, ladder_budget=60.0)
 
 
 def parse_args(argv=None):
