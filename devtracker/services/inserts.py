@@ -60,9 +60,9 @@ def insert_returning_ids(table, rows):
     connection = db.session.connection()
     dialect = connection.dialect
     columns = tuple(sorted(rows[0]))
-    if (len(rows) == 1 or dialect.name == "sqlite") and all(len(row) == len(columns) for row in rows):
+    if (len(rows) == 1 or dialect.name == "sqlite") and all(tuple(sorted(row)) == columns for row in rows[1:]):
         statement = row_insert(table, columns, dialect)
-        if statement.usable and all(tuple(sorted(row)) == columns for row in rows):
+        if statement.usable:
             cursor = connection.connection.cursor()
             try:
                 return [statement.run(cursor, row) for row in rows]
