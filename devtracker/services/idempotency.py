@@ -17,6 +17,7 @@ from ..errors import Conflict
 from ..extensions import db
 from ..models import IdempotencyRecord
 from ..models.base import utcnow
+from . import offload
 
 
 @dataclass(frozen=True)
@@ -97,14 +98,18 @@ def run_once(key, status, write):
 def durable_commit():
     """Commit db.session; under eventlet, SQLite's commit (its fsync) runs off the hub.
 
-    sqlite3 releases the GIL while it waits on the disk, so in eventlet's thread pool the hub
-    keeps serving sockets meanwhile instead of stalling for the fsync."""
+    sqlite3 releases the GIL while it waits on the disk, so on another OS thread the hub keeps
+    serving sockets meanwhile instead of stalling for the fsync (services/offload.py; eventlet's
+    own thread pool where that is not available)."""
     session = db.session
     if _offload_sqlite_commit(session):
-        from eventlet import tpool
-
         dbapi_connection = session.connection().connection.dbapi_connection
-        tpool.execute(dbapi_connection.commit)
+        if offload.available():
+            offload.runner().run(dbapi_connection.commit)
+        else:
+            from eventlet import tpool
+
+            tpool.execute(dbapi_connection.commit)
     session.commit()  # SQLAlchemy's bookkeeping; the sqlite3 commit above left nothing to do
 
 

@@ -1,0 +1,105 @@
+"""services/offload.py: blocking calls on one OS thread while eventlet's hub keeps running.
+
+Run in a subprocess: eventlet's monkey-patching must come before everything else and must not
+leak into the rest of the suite."""
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+from devtracker.services import offload
+
+ROOT = Path(__file__).resolve().parents[1]
+
+SCRIPT = textwrap.dedent('''
+    import eventlet
+    eventlet.monkey_patch()
+    import json
+    from eventlet import patcher
+    from devtracker.services import offload
+
+    real_sleep = patcher.original("time").sleep
+    real_thread = patcher.original("threading").get_ident
+    out = {"available": offload.available()}
+    runner = offload.runner()
+    out["same_runner"] = offload.runner() is runner
+
+    # Values come back; the call runs on another OS thread.
+    out["value"] = runner.run(lambda: 41 + 1)
+    out["other_thread"] = runner.run(real_thread) != real_thread()
+
+    # Exceptions raised by the call reach the caller, with their type.
+    try:
+        runner.run(lambda: 1 / 0)
+    except ZeroDivisionError:
+        out["raised"] = "ZeroDivisionError"
+
+    # While a call blocks its thread for 0.3 s, the hub keeps running other green threads.
+    ticks = []
+
+    def ticker():
+        for _ in range(20):
+            ticks.append(1)
+            eventlet.sleep(0.01)
+
+    ticking = eventlet.spawn(ticker)
+    runner.run(lambda: real_sleep(0.3))
+    out["ticks_during_call"] = len(ticks)
+    ticking.wait()
+
+    # Calls from many green threads run one at a time, each getting its own answer.
+    pool = eventlet.GreenPool(50)
+    out["answers"] = sorted(pool.imap(lambda i: runner.run(lambda: (real_sleep(0.001), i)[1]), range(200)))
+
+    # A waiter killed mid-call dies only once the call has ended (the thread was still using
+    # whatever the call touches), and the next call gets its own answer, not the old one.
+    events = []
+
+    def slow():
+        real_sleep(0.2)
+        events.append("call ended")
+        return "old"
+
+    def wait_for_slow():
+        try:
+            runner.run(slow)
+            events.append("returned")
+        except BaseException as exc:
+            events.append(f"raised {type(exc).__name__}")
+            raise
+
+    waiter = eventlet.spawn(wait_for_slow)
+    eventlet.sleep(0.05)
+    waiter.kill()
+    try:
+        waiter.wait()
+    except eventlet.greenlet.GreenletExit:
+        pass
+    out["kill_events"] = events
+    out["next_answer"] = runner.run(lambda: "new")
+    out["calls"] = runner.calls
+    print(json.dumps(out))
+''')
+
+
+def test_offload_runs_calls_on_its_thread_while_the_hub_runs():
+    done = subprocess.run([sys.executable, "-c", SCRIPT], capture_output=True, text=True,
+                          timeout=120, cwd=str(ROOT))
+    assert done.returncode == 0, done.stderr[-3000:]
+    out = json.loads(done.stdout.strip().splitlines()[-1])
+    assert out["available"] is True
+    assert out["same_runner"] is True
+    assert out["value"] == 42
+    assert out["other_thread"] is True
+    assert out["raised"] == "ZeroDivisionError"
+    assert out["ticks_during_call"] >= 10, "the hub stalled while the call blocked its thread"
+    assert out["answers"] == list(range(200))
+    assert out["kill_events"] == ["call ended", "raised GreenletExit"]
+    assert out["next_answer"] == "new"
+    assert out["calls"] == 2 + 1 + 1 + 200 + 2
+
+
+def test_offload_is_not_available_without_eventlet_patching():
+    # This test process is not monkey-patched (the suite runs threaded).
+    assert offload.available() is False
