@@ -55,15 +55,23 @@ class FastEmitMixin:
     """Under eventlet (`use_fast_path`): write each emit's frame once to idle sockets, and
     coalesce what is emitted in quick succession into one write per socket.
 
-    After a delivery, emits during a quiet period of `coalesce_seconds` are collected per
-    socket, in order, and written together when it ends: one `send()` per socket for a burst
-    (a replay, a busy feed) instead of one per message. `lazy_events` (presence) may wait as
-    long as the last delivery took: in a connect storm every socket's `user:online` goes to
-    every other socket, and a delivery to thousands of sockets takes long enough for many
-    connects to share the next one. An emit with nothing before it goes out at once, and a
-    socket with something collected gets it in the same write as the next emit that cannot
-    wait. Every packet a socket is sent outside this class (acks, the handshake) first flushes
-    what is collected for it, so each socket gets everything in the order it was emitted.
+    After a delivery to many sockets (`small_delivery` or more), emits during a quiet period
+    of `coalesce_seconds` are collected per socket, in order, and written together when it
+    ends: one `send()` per socket for a burst (a busy feed) instead of one per message.
+    `lazy_events` (presence) may wait as long as the last delivery took: in a connect storm
+    every socket's `user:online` goes to every other socket, and a delivery to thousands of
+    sockets takes long enough for many connects to share the next one.
+
+    A delivery to a few sockets (a notification, a small room, a replay) waits only for the
+    sockets that were themselves written less than `coalesce_seconds` ago: a replay's burst to
+    one socket still shares writes, but a notification to a user who was sent nothing lately
+    is not held back because some other user was (at 1,000 notifications a second, each waited
+    for the previous one's quiet period).
+
+    An emit with nothing before it goes out at once, and a socket with something collected gets
+    it in the same write as the next emit that cannot wait. Every packet a socket is sent
+    outside this class (acks, the handshake) first flushes what is collected for it, so each
+    socket gets everything in the order it was emitted.
     """
 
     send_idle = None
@@ -72,7 +80,9 @@ class FastEmitMixin:
     fast_writes = 0  # the socket writes that carried them (fewer when coalesced)
     queued_deliveries = 0  # handed to the stock path while the fast path was on
     lazy_events = frozenset()  # may wait as long as the last delivery took (presence)
+    small_delivery = 64  # fewer sockets than this: the quiet period is per socket
     _pending = None
+    _recent = None  # eio_sid -> until when a socket written by a small delivery collects
     _quiet_short = 0.0  # until then, emits are collected: `coalesce_seconds` after a delivery
     _quiet_long = 0.0  # the same for lazy events: as long as that delivery took, when longer
     _flush_timer = None
@@ -132,8 +142,15 @@ class FastEmitMixin:
                     items.append(encoded)
             self._schedule_flush(until)
             return
-        # Now: a socket with something collected gets that and this in one write, in order.
+        if len(eio_sids) < self.small_delivery and self.coalesce_seconds:
+            self._deliver_few(encoded, eio_sids, now)
+            return
+        self._count(*self._write_now(encoded, eio_sids), now, len(eio_sids))
+
+    def _write_now(self, encoded, eio_sids):
+        """Write to each socket now, with what is collected for it first; (fast, queued, writes)."""
         frame, eio_pkt = encoded
+        pending = self._pending
         engine_sockets = self.server.eio.sockets
         send_idle = self.send_idle
         fast = queued = writes = 0
@@ -153,7 +170,29 @@ class FastEmitMixin:
             else:
                 self.server._send_eio_packet(eio_sid, eio_pkt)
                 queued += 1
-        self._count(fast, queued, now, writes)
+        return fast, queued, writes
+
+    def _deliver_few(self, encoded, eio_sids, now):
+        """A small delivery: sockets written less than `coalesce_seconds` ago collect it, the
+        others are written now and collect what follows for that long."""
+        recent, pending = self._recent, self._pending
+        flush_at = None
+        now_sids = []
+        for eio_sid in eio_sids:
+            until = recent.get(eio_sid)
+            if until is not None and until > now:
+                items = pending.get(eio_sid)
+                if items is None:
+                    pending[eio_sid] = [encoded]
+                else:
+                    items.append(encoded)
+                flush_at = until if flush_at is None else min(flush_at, until)
+            else:
+                now_sids.append(eio_sid)
+        if flush_at is not None:
+            self._schedule_flush(flush_at)
+        if now_sids:
+            self._count(*self._write_now(encoded, now_sids), now, 0, now_sids)
 
     def _schedule_flush(self, at):
         if self._flush_timer is not None:
@@ -181,7 +220,8 @@ class FastEmitMixin:
             fast += sent
             queued += handed
             writes += bool(sent)
-        self._count(fast, queued, started, writes)
+        few = len(pending) < self.small_delivery
+        self._count(fast, queued, writes, started, 0 if few else len(pending), pending if few else ())
 
     def flush_socket(self, eio_sid):
         """Write what is collected for one socket now (a packet outside this class follows)."""
@@ -209,14 +249,25 @@ class FastEmitMixin:
             self.server._send_eio_packet(eio_sid, eio_pkt)
         return 0, len(items)
 
-    def _count(self, fast, queued, started, writes):
+    def _count(self, fast, queued, writes, started, sockets, few=()):
+        """Count a delivery; after one to `sockets` (many) the quiet period is for every
+        socket, after one to `few` sockets it is for those."""
         self.fast_deliveries += fast
         self.fast_writes += writes
         self.queued_deliveries += queued
-        if self.coalesce_seconds:
-            now = time.monotonic()
+        if not self.coalesce_seconds:
+            return
+        now = time.monotonic()
+        if sockets:
             self._quiet_short = now + self.coalesce_seconds
             self._quiet_long = now + max(self.coalesce_seconds, now - started)
+            return
+        recent = self._recent
+        if len(recent) > 4096:  # forget sockets whose quiet period is over
+            recent = self._recent = {k: v for k, v in recent.items() if v > now}
+        until = now + self.coalesce_seconds
+        for eio_sid in few:
+            recent[eio_sid] = until
 
     def use_fast_path(self, coalesce_seconds=0.0, lazy_events=()):
         """Switch the fast path on (eventlet); False when this environment cannot have it."""
@@ -231,6 +282,7 @@ class FastEmitMixin:
         self.coalesce_seconds = coalesce_seconds
         self.lazy_events = frozenset(lazy_events)
         self._pending = {}
+        self._recent = {}
         self._spawn_after = eventlet.spawn_after
         return True
 

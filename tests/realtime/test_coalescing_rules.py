@@ -15,6 +15,7 @@ class Manager(FastEmitMixin):
         self.coalesce_seconds = 0.05
         self.lazy_events = frozenset({"user:online"})
         self._pending = {}
+        self._recent = {}
         self._spawn_after = lambda delay, fn: self.timers.append((delay, fn)) or _Timer()
 
     def _send(self, engine_socket, blob):
@@ -36,6 +37,7 @@ def test_lazy_events_wait_for_the_long_quiet_period_and_urgent_ones_take_them_al
     manager._deliver(item("first"), ["a", "b"])  # nothing before it: written at once
     assert manager.written == {"A": [b"first"], "B": [b"first"]}
     manager._quiet_short = time.monotonic() - 1  # the short quiet period is over ...
+    manager._recent.clear()  # ... for every socket ...
     manager._quiet_long = time.monotonic() + 60  # ... the long one (a slow delivery) is not
     manager._deliver(item("online1"), ["a", "b"], lazy=True)
     manager._deliver(item("online2"), ["a", "b"], lazy=True)
@@ -57,3 +59,33 @@ def test_emits_inside_the_short_quiet_period_share_one_write_in_order():
     assert manager.written == {"A": [b"one"]}
     manager.timers[-1][1]()
     assert manager.written == {"A": [b"one", b"twothree"]}
+
+
+def test_a_small_delivery_waits_only_for_sockets_written_within_the_quiet_period():
+    manager = Manager()
+    manager._deliver(item("one"), ["a"])
+    manager._deliver(item("two"), ["b"])  # b was sent nothing lately: not held for a's period
+    assert manager.written == {"A": [b"one"], "B": [b"two"]}
+    manager._deliver(item("three"), ["a", "b"])  # both were: collected, one flush
+    assert manager.written == {"A": [b"one"], "B": [b"two"]}
+    assert len(manager.timers) == 1
+    manager.timers[0][1]()
+    assert manager.written == {"A": [b"one", b"three"], "B": [b"two", b"three"]}
+    manager._deliver(item("four"), ["a"])  # the flush was a write: a collects again
+    assert manager.written["A"] == [b"one", b"three"]
+    manager._recent.clear()  # a's quiet period is over
+    manager._deliver(item("five"), ["a"])  # written at once, after what a had collected
+    assert manager.written["A"] == [b"one", b"three", b"fourfive"]
+    assert manager._pending == {}
+
+
+def test_a_delivery_to_many_sockets_starts_a_quiet_period_for_every_socket():
+    manager = Manager()
+    manager.small_delivery = 2  # two sockets are "many" here
+    manager._deliver(item("broadcast"), ["a", "b"])
+    assert manager.written == {"A": [b"broadcast"], "B": [b"broadcast"]}
+    assert manager._recent == {}  # no per-socket bookkeeping for a large delivery
+    manager._deliver(item("note"), ["b"])  # inside the quiet period every socket collects
+    assert manager.written == {"A": [b"broadcast"], "B": [b"broadcast"]}
+    manager.timers[-1][1]()
+    assert manager.written["B"] == [b"broadcast", b"note"]
