@@ -44,6 +44,16 @@ def _check_text(value):
             pending.extend(item)
 
 
+def _plain_text(raw):
+    """True when a JSON body cannot hold a NUL or a lone surrogate, so `_check_text` can be skipped.
+
+    json.loads refuses raw control characters, so a NUL can only come from a `\\u` escape; it
+    decodes UTF-8 with `surrogatepass`, so a lone surrogate comes from a `\\u` escape or from
+    the bytes ED A0-BF. A UTF-8 body with neither `\\u` nor the byte ED (which also starts
+    U+D000-U+D7FF, Hangul among them: those bodies are walked) is plain."""
+    return b"\\u" not in raw and b"\xed" not in raw and json.detect_encoding(raw) == "utf-8"
+
+
 def read_json_body():
     """The request body as JSON (an empty body is `{}`); 400 when malformed, 413 when too large."""
     raw = request.get_data(cache=True)
@@ -56,7 +66,8 @@ def read_json_body():
         if isinstance(exc, json.JSONDecodeError):
             message = f"The request body is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}."
         raise MalformedJSON(message) from None
-    _check_text(body)
+    if not _plain_text(raw):
+        _check_text(body)
     return body
 
 

@@ -79,6 +79,24 @@ def test_strings_the_databases_cannot_store_are_a_422(client, auth, escaped, whe
     assert_envelope(post_raw(client, auth, raw), 422, "VALIDATION_ERROR", details=["_schema"])
 
 
+@pytest.mark.parametrize("body", [
+    # json.loads decodes UTF-8 with surrogatepass: these bytes are a lone surrogate, unescaped.
+    b'{"type": "mention", "title": "\xed\xa0\x80", "message": "m"}',
+    b'{"type": "mention", "title": "t", "message": "m", "data": {"\xed\xbf\xbf": 1}}',
+    # The same text in UTF-16: no byte pattern of UTF-8 to look for.
+    '{"type": "mention", "title": "\\u0000", "message": "m"}'.encode("utf-16"),
+], ids=["raw surrogate in title", "raw surrogate in data key", "utf-16 escaped NUL"])
+def test_unstorable_text_is_a_422_however_the_body_spells_it(client, auth, body):
+    assert_envelope(post_raw(client, auth, body), 422, "VALIDATION_ERROR", details=["_schema"])
+
+
+def test_text_that_only_looks_like_an_escape_or_a_surrogate_is_stored(client, auth):
+    # U+D55C (Hangul) is ED 95 9C in UTF-8: the body is walked, and it is fine.
+    stored = assert_ok(post_raw(client, auth, json.dumps({**VALID, "title": "\ud55c\\u0000"},
+                                                         ensure_ascii=False).encode()), 201)
+    assert stored["title"] == "\ud55c\\u0000"
+
+
 def test_a_body_over_the_default_one_mebibyte_is_a_413(client, auth):
     raw = json.dumps({**VALID, "message": "x" * (1024 * 1024)})
     assert_envelope(post_raw(client, auth, raw), 413, "PAYLOAD_TOO_LARGE")
