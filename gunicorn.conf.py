@@ -10,7 +10,8 @@ graceful_timeout = 10
 
 
 def post_worker_init(worker):
-    """The worker's app is loaded: keep its start-up objects out of garbage collection."""
-    from devtracker.server import freeze_startup_objects
+    """The worker's app is loaded: keep its start-up objects out of garbage collection, and
+    collect less often what requests leave behind (devtracker/server.py)."""
+    from devtracker.server import tune_garbage_collection
 
-    freeze_startup_objects()
+    tune_garbage_collection()
