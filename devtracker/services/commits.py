@@ -21,8 +21,8 @@ What each write promises is kept:
   process inserted the same Idempotency-Key first), the batch is rolled back and its writes are
   redone one transaction each, exactly as they would have been alone.
 
-Under eventlet, a SQLite commit (the fsync) runs on a thread of its own (offload.py) so the hub keeps
-serving sockets meanwhile; sqlite3 releases the GIL while it waits on the disk.
+Under eventlet, a SQLite commit (the fsync) runs on a thread of its own (offload.py) so the hub
+keeps serving sockets meanwhile; sqlite3 releases the GIL while it waits on the disk.
 """
 import logging
 import threading
