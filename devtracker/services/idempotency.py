@@ -5,7 +5,6 @@ store anything twice, even when two copies of a request race each other.
 """
 import hashlib
 import json
-import sys
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -102,22 +101,9 @@ def durable_commit():
     serving sockets meanwhile instead of stalling for the fsync (services/offload.py; eventlet's
     own thread pool where that is not available)."""
     session = db.session
-    if _offload_sqlite_commit(session):
-        dbapi_connection = session.connection().connection.dbapi_connection
-        if offload.available():
-            offload.runner().run(dbapi_connection.commit)
-        else:
-            from eventlet import tpool
-
-            tpool.execute(dbapi_connection.commit)
+    if offload.available() and session.get_bind().dialect.name == "sqlite":
+        offload.run_off_hub(session.connection().connection.dbapi_connection.commit)
     session.commit()  # SQLAlchemy's bookkeeping; the sqlite3 commit above left nothing to do
-
-
-def _offload_sqlite_commit(session):
-    eventlet = sys.modules.get("eventlet")
-    if eventlet is None or not eventlet.patcher.is_monkey_patched("thread"):
-        return False
-    return session.get_bind().dialect.name == "sqlite"
 
 
 def prune_idempotency_keys(now=None):

@@ -10,6 +10,7 @@ The waiting green thread cannot abandon a call: if it is killed while the thread
 the call (the connection is in use there), it waits for the call to end, then dies.
 """
 import os
+import sys
 import threading
 
 _lock = threading.Lock()
@@ -17,12 +18,19 @@ _runner = None
 
 
 def available():
-    """True under eventlet's monkey-patching on Linux (eventfd), where `run` offloads."""
-    import sys
-
+    """True under eventlet's monkey-patching: blocking calls should then leave the hub."""
     eventlet = sys.modules.get("eventlet")
-    return (eventlet is not None and hasattr(os, "eventfd")
-            and eventlet.patcher.is_monkey_patched("thread"))
+    return eventlet is not None and eventlet.patcher.is_monkey_patched("thread")
+
+
+def run_off_hub(call):
+    """Run `call()` off eventlet's hub: on this module's thread where Linux's eventfd is there,
+    else in eventlet's thread pool."""
+    if hasattr(os, "eventfd"):
+        return runner().run(call)
+    from eventlet import tpool
+
+    return tpool.execute(call)
 
 
 class Offload:
