@@ -8,7 +8,7 @@ from flask_limiter.util import get_remote_address
 from flask_migrate import Migrate
 from flask_socketio import SocketIO
 from flask_sqlalchemy import SQLAlchemy
-from sqlalchemy import MetaData, event
+from sqlalchemy import MetaData, create_engine, event
 
 # Stable constraint names, so Alembic migrations read the same on SQLite and PostgreSQL.
 NAMING_CONVENTION = {
@@ -61,12 +61,39 @@ class DevTrackerSQLAlchemy(SQLAlchemy):
     """Flask-SQLAlchemy with every SQLite connection set up by `sqlite_pragmas` from the config."""
 
     def _make_engine(self, bind_key, options, app):
-        engine = super()._make_engine(bind_key, options, app)
-        if engine.dialect.name == "sqlite":
-            event.listen(engine, "connect", sqlite_pragmas(
-                synchronous=app.config.get("SQLITE_SYNCHRONOUS", "FULL"),
-                busy_timeout_ms=int(app.config.get("SQLITE_BUSY_TIMEOUT_SECONDS", 5.0) * 1000)))
-        return engine
+        return _set_up(super()._make_engine(bind_key, options, app), app)
+
+    def writer_engine(self, app):
+        """An engine of its own for the group commit's batches (services/commits.py): the app's
+        database and settings, in a pool of one connection. None for an in-memory SQLite
+        database, which only the app engine's one connection can see.
+
+        Its own pool, so a batch never waits for a connection held by a request that is itself
+        waiting for that batch; and a batch runs on a bare Connection, not a Session: ~100 µs
+        less per batch (session begin and commit, the pool's reset on return), measured here."""
+        url = self.engines[None].url
+        if url.get_backend_name() == "sqlite" and (url.database in (None, "", ":memory:")
+                                                   or url.query.get("mode") == "memory"):
+            return None
+        options = {**app.config.get("SQLALCHEMY_ENGINE_OPTIONS", {}), "pool_size": 1, "max_overflow": 0}
+        return _set_up(create_engine(url, **options), app)
+
+
+def _set_up(engine, app):
+    """Every new SQLite connection of `engine` gets the pragmas the app is configured with."""
+    if engine.dialect.name == "sqlite":
+        event.listen(engine, "connect", sqlite_pragmas(
+            synchronous=app.config.get("SQLITE_SYNCHRONOUS", "FULL"),
+            busy_timeout_ms=int(app.config.get("SQLITE_BUSY_TIMEOUT_SECONDS", 5.0) * 1000)))
+    return engine
+
+
+def executor(connection=None):
+    """`(where to run statements, its dialect)`: a Connection of its own (group commit,
+    services/commits.py), or db.session when `connection` is None."""
+    if connection is None:
+        return db.session, db.session.get_bind().dialect
+    return connection, connection.dialect
 
 
 db = DevTrackerSQLAlchemy(metadata=MetaData(naming_convention=NAMING_CONVENTION))

@@ -18,6 +18,7 @@ from devtracker import create_app
 from devtracker.config import TestConfig, normalise_database_url
 from devtracker.extensions import db as _db
 from devtracker.extensions import socketio
+from devtracker.services import commits
 from tests.databases import fresh_database, postgres_problem
 
 SECRET = "test-secret-that-is-long-enough-for-hs256"
@@ -101,6 +102,7 @@ def app(request, config_overrides):
             _db.session.commit()
         yield app
         app.extensions["devtracker.namespace"].stop()
+        commits.group_for(app).close()
         _db.session.remove()
         _db.engine.dispose()
 

@@ -13,7 +13,7 @@ from sqlalchemy import delete, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from ..errors import Conflict
-from ..extensions import db
+from ..extensions import db, executor
 from ..models import IdempotencyRecord
 from ..models.base import utcnow
 from . import offload
@@ -43,11 +43,12 @@ class Outcome:
     fresh: bool
 
 
-def replay(key):
+def replay(key, connection=None):
     """The first answer given for `key` (None when there is none yet); 409 for another body.
 
-    A plain SELECT, so it also sees a record added earlier in the current transaction."""
-    row = db.session.execute(
+    A plain SELECT on `connection` (the session when None), so it also sees a record added
+    earlier in the current transaction."""
+    row = (db.session if connection is None else connection).execute(
         select(IdempotencyRecord.fingerprint, IdempotencyRecord.status, IdempotencyRecord.response)
         .where(IdempotencyRecord.scope == key.scope)).first()
     if row is None:
@@ -63,9 +64,9 @@ def key_reused():
                     code="IDEMPOTENCY_KEY_REUSED")
 
 
-def record_outcome(key, status, body):
-    """Add the record of a write's answer to the current transaction."""
-    db.session.execute(insert(IdempotencyRecord.__table__).values(
+def record_outcome(key, status, body, connection=None):
+    """Add the record of a write's answer to the current transaction (of `connection`, or the session)."""
+    (db.session if connection is None else connection).execute(insert(IdempotencyRecord.__table__).values(
         scope=key.scope, fingerprint=key.fingerprint, status=status, response=body,
         created_at=utcnow()))
 
@@ -94,16 +95,18 @@ def run_once(key, status, write):
     return Outcome(status, body, fresh=True)
 
 
-def durable_commit():
-    """Commit db.session; under eventlet, SQLite's commit (its fsync) runs off the hub.
+def durable_commit(connection=None):
+    """Commit `connection`'s transaction (db.session's when None); under eventlet, SQLite's
+    commit (its fsync) runs off the hub.
 
     sqlite3 releases the GIL while it waits on the disk, so on another OS thread the hub keeps
     serving sockets meanwhile instead of stalling for the fsync (services/offload.py; eventlet's
     own thread pool where that is not available)."""
-    session = db.session
-    if offload.available() and session.get_bind().dialect.name == "sqlite":
-        offload.run_off_hub(session.connection().connection.dbapi_connection.commit)
-    session.commit()  # SQLAlchemy's bookkeeping; the sqlite3 commit above left nothing to do
+    target, dialect = executor(connection)
+    if offload.available() and dialect.name == "sqlite":
+        pooled = (db.session.connection() if connection is None else connection).connection
+        offload.run_off_hub(pooled.dbapi_connection.commit)
+    target.commit()  # SQLAlchemy's bookkeeping; the sqlite3 commit above left nothing to do
 
 
 def prune_idempotency_keys(now=None):

@@ -13,7 +13,7 @@ import weakref
 
 from sqlalchemy import insert
 
-from ..extensions import db
+from ..extensions import db, executor
 
 # engine dialect -> {(table, columns): RowInsert}. Per dialect object, not per dialect name: the
 # SQL's placeholders follow its driver, and a JSON bind processor its engine's serializer.
@@ -53,22 +53,22 @@ def row_insert(table, columns, dialect):
     return statement
 
 
-def insert_returning_ids(table, rows):
-    """Insert rows in the session's transaction; their new ids, in the rows' order.
+def insert_returning_ids(table, rows, connection=None):
+    """Insert rows in the transaction of `connection` (the session's when None); their new ids,
+    in the rows' order.
 
     The rows are inserted in that order too, so within one transaction their ids increase in it."""
-    connection = db.session.connection()
-    dialect = connection.dialect
+    target, dialect = executor(connection)
     columns = tuple(sorted(rows[0]))
     if (len(rows) == 1 or dialect.name == "sqlite") and all(tuple(sorted(row)) == columns for row in rows[1:]):
         statement = row_insert(table, columns, dialect)
         if statement.usable:
-            cursor = connection.connection.cursor()
+            cursor = (db.session.connection() if connection is None else connection).connection.cursor()
             try:
                 return [statement.run(cursor, row) for row in rows]
             finally:
                 cursor.close()
     if len(rows) == 1:
-        return [db.session.execute(insert(table).returning(table.c.id), rows[0]).scalar_one()]
-    result = db.session.execute(insert(table).returning(table.c.id, sort_by_parameter_order=True), rows)
+        return [target.execute(insert(table).returning(table.c.id), rows[0]).scalar_one()]
+    result = target.execute(insert(table).returning(table.c.id, sort_by_parameter_order=True), rows)
     return list(result.scalars())

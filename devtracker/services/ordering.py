@@ -14,7 +14,7 @@ import zlib
 
 from sqlalchemy import text
 
-from ..extensions import db
+from ..extensions import executor
 
 NOTIFICATION_STREAM = 1
 ACTIVITY_STREAM = 2
@@ -30,20 +30,22 @@ def lock_streams(stream, keys=("",)):
     lock_stream_keys([(stream, keys)])
 
 
-def lock_stream_keys(pairs):
-    """Hold the locks of every (stream, keys) pair until this transaction ends.
+def lock_stream_keys(pairs, connection=None):
+    """Hold the locks of every (stream, keys) pair until this transaction (of `connection`, or
+    the session's) ends.
 
     All of them at once, in one sorted order: two transactions (in two processes) that need
     overlapping sets cannot each hold what the other waits for."""
-    if db.session.get_bind().dialect.name != "postgresql":
+    target, dialect = executor(connection)
+    if dialect.name != "postgresql":
         return
     locks = sorted({(stream, _int32(k)) for stream, keys in pairs for k in keys})
     if len(locks) == 1:
-        db.session.execute(text("SELECT pg_advisory_xact_lock(:stream, :key)"),
-                           {"stream": locks[0][0], "key": locks[0][1]})
+        target.execute(text("SELECT pg_advisory_xact_lock(:stream, :key)"),
+                       {"stream": locks[0][0], "key": locks[0][1]})
     elif locks:
         # One round trip: unnest yields the pairs in array order, and each lock is taken as its
         # row is produced, so they are taken in the sorted order.
-        db.session.execute(text("SELECT pg_advisory_xact_lock(s, k) FROM unnest("
-                                "CAST(:streams AS integer[]), CAST(:keys AS integer[])) AS t(s, k)"),
-                           {"streams": [stream for stream, _ in locks], "keys": [key for _, key in locks]})
+        target.execute(text("SELECT pg_advisory_xact_lock(s, k) FROM unnest("
+                            "CAST(:streams AS integer[]), CAST(:keys AS integer[])) AS t(s, k)"),
+                       {"streams": [stream for stream, _ in locks], "keys": [key for _, key in locks]})

@@ -22,9 +22,9 @@ def slow_commits(monkeypatch):
     """Each commit takes 30 ms, so the requests that come meanwhile queue up behind it."""
     real = commits.durable_commit
 
-    def slow():
+    def slow(*connection):
         time.sleep(0.03)
-        real()
+        real(*connection)
 
     monkeypatch.setattr(commits, "durable_commit", slow)
 
@@ -114,15 +114,16 @@ def test_a_write_that_fails_inside_a_batch_fails_no_other(app, db, auth, socket_
     real_replay = idempotency.replay
     missed = []
 
-    def replay_that_misses_once(key):
+    def replay_that_misses_once(key, *connection):
         if not missed:
             missed.append(key)
             return None     # as if the other copy had not committed yet
-        return real_replay(key)
+        return real_replay(key, *connection)
 
     monkeypatch.setattr(commits, "replay", replay_that_misses_once)
     real_commit = commits.durable_commit
-    monkeypatch.setattr(commits, "durable_commit", lambda: (time.sleep(0.03), real_commit()))
+    monkeypatch.setattr(commits, "durable_commit",
+                        lambda *connection: (time.sleep(0.03), real_commit(*connection)))
     plain = auth("alice")
     calls = [("POST", f"{API}/notify/bob", {**NOTE, "data": {"i": i}}, plain) for i in range(6)]
     calls.insert(3, ("POST", f"{API}/notify/bob", NOTE, keyed))
@@ -138,7 +139,7 @@ def test_a_failed_commit_fails_its_writes_and_the_next_ones_go_on(app, db, auth,
     client = app.test_client()
     real_commit = commits.durable_commit
 
-    def broken():
+    def broken(*connection):
         raise RuntimeError("disk full")
 
     monkeypatch.setattr(commits, "durable_commit", broken)
@@ -217,3 +218,42 @@ def test_a_replay_waits_for_batches_committed_before_it_to_publish():
     assert len(naps) == 2 and group.published == 3
     group.committing = 4  # a batch that never publishes: the wait gives up, it does not hang
     assert group.wait_published(lambda seconds: None, timeout=0.01) is False
+
+
+SMALL_POOL = {"pool_size": 1, "max_overflow": 0, "pool_timeout": 1}
+
+
+@pytest.mark.parametrize("config_overrides", [{"SQLALCHEMY_ENGINE_OPTIONS": SMALL_POOL}])
+def test_batches_are_written_on_a_connection_of_their_own(app, db, auth, config_overrides):
+    """Requests that wait for a batch may hold every connection of the app's pool; the batch
+    does not need one of them."""
+    client = app.test_client()
+    held = db.engine.connect()
+    held.exec_driver_sql("SELECT 1")
+    try:
+        response = client.post(f"{API}/notify/bob", json=NOTE, headers=auth("svc", "service"))
+    finally:
+        held.close()
+    stored = assert_ok(response, 201)
+    assert db.session.execute(select(Notification.id)).scalars().all() == [stored["id"]]
+    assert group(app).batches == 1
+
+
+def test_an_in_memory_database_is_written_through_the_session(auth):
+    """Only the app engine's one connection sees an in-memory SQLite database: batches use it."""
+    from devtracker import create_app
+    from devtracker.extensions import db
+    from tests.conftest import make_config
+
+    app = create_app(make_config("sqlite://"))
+    try:
+        with app.app_context():
+            db.create_all()
+            assert group(app).writer() is None
+            client = app.test_client()
+            ids = [assert_ok(client.post(f"{API}/notify/bob", json=NOTE, headers=auth("svc", "service")),
+                             201)["id"] for _ in range(3)]
+            assert ids == [1, 2, 3]
+            assert db.session.execute(select(Notification.id)).scalars().all() == ids
+    finally:
+        app.extensions["devtracker.namespace"].stop()
