@@ -10,8 +10,10 @@ graceful_timeout = 10
 
 
 def post_worker_init(worker):
-    """The worker's app is loaded: keep its start-up objects out of garbage collection, and
-    collect less often what requests leave behind (devtracker/server.py)."""
-    from devtracker.server import tune_garbage_collection
+    """The worker's app is loaded: keep its start-up objects, then those of the sockets it holds,
+    out of garbage collection, and collect less often what requests leave behind
+    (devtracker/server.py)."""
+    from devtracker.server import freeze_socket_objects, tune_garbage_collection
 
     tune_garbage_collection()
+    freeze_socket_objects()

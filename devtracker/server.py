@@ -74,6 +74,14 @@ def tune_garbage_collection():
     gc.freeze()
 
 
+def freeze_socket_objects():
+    """As sockets accumulate, keep their objects out of full collections too (realtime/freezer.py)."""
+    from .extensions import socketio
+    from .realtime import freezer
+
+    return freezer.start(socketio)
+
+
 def listen(host, port):
     """The eventlet listening socket, with Nagle's algorithm off for every connection it accepts
     (Linux hands TCP_NODELAY down from the listener).
@@ -103,6 +111,7 @@ def serve(app, host, port):
     log.info("DevTracker Realtime listening on http://%s:%s (%s, %s, database %s)", host, port,
              mode, app.config["ENV_NAME"], app.config["SQLALCHEMY_DATABASE_URI"].split("://")[0])
     tune_garbage_collection()
+    freeze_socket_objects()
     if mode == "eventlet":
         import eventlet.wsgi
 

@@ -38,11 +38,30 @@ def test_tuning_collects_the_middle_generation_less_often_and_freezes_start_up_o
     assert state["frozen"] > 10_000  # modules, functions, classes
 
 
-def test_gunicorn_worker_hook_applies_the_same_tuning():
-    state = gc_state_after('''
+def test_gunicorn_worker_hook_applies_the_same_tuning(tmp_path):
+    """The worker's app is loaded when the hook runs (wsgi:app); its sockets get a freezer."""
+    state = gc_state_after(f'''
         import runpy
+        from devtracker import create_app
+        from devtracker.realtime import freezer
+        from tests.conftest import make_config
+
+        app = create_app(make_config("sqlite:///{tmp_path / 'hook.db'}"))
         settings = runpy.run_path("gunicorn.conf.py")
         settings["post_worker_init"](None)
+        assert freezer.running is not None and freezer.running.sids() is not None
     ''')
     assert tuple(state["thresholds"]) == GC_THRESHOLDS
     assert state["frozen"] > 10_000
+
+
+def test_without_an_app_the_hook_starts_no_freezer():
+    state = gc_state_after('''
+        import runpy
+        from devtracker.realtime import freezer
+
+        settings = runpy.run_path("gunicorn.conf.py")
+        settings["post_worker_init"](None)
+        assert freezer.running is None
+    ''')
+    assert tuple(state["thresholds"]) == GC_THRESHOLDS

@@ -1,0 +1,113 @@
+"""When the objects of held sockets are frozen out of full collections, and given back
+(realtime/freezer.py)."""
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+from devtracker.realtime.freezer import SocketFreezer
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+class RecordingGC:
+    """The gc calls the freezer makes, in order."""
+
+    def __init__(self):
+        self.calls = []
+
+    def collect(self, generation=2):
+        self.calls.append(("collect", generation))
+
+    def freeze(self):
+        self.calls.append(("freeze",))
+
+    def unfreeze(self):
+        self.calls.append(("unfreeze",))
+
+    def get_freeze_count(self):
+        return 0
+
+
+def sockets(n, start=0):
+    return {f"s{i}": None for i in range(start, start + n)}
+
+
+def test_sockets_are_frozen_once_enough_more_are_held():
+    held = sockets(499)
+    fake = RecordingGC()
+    freezer = SocketFreezer(lambda: held.keys(), min_sockets=500, gc_module=fake)
+    assert freezer.check() is None and fake.calls == []
+    held.update(sockets(1, start=499))
+    assert freezer.check() == "freeze"
+    assert fake.calls == [("collect", 1), ("freeze",)]  # a young collection, never a full one
+    assert freezer.frozen == set(held)
+    # 300 more: under min_sockets more than at the freeze, nothing to do
+    held.update(sockets(300, start=500))
+    assert freezer.check() is None
+    held.update(sockets(200, start=800))
+    assert freezer.check() == "freeze" and len(freezer.frozen) == 1000
+    assert freezer.freezes == 2
+
+
+def test_a_big_process_freezes_again_after_growing_a_fifth():
+    held = sockets(10_000)
+    freezer = SocketFreezer(lambda: held.keys(), min_sockets=500, gc_module=RecordingGC())
+    assert freezer.check() == "freeze"
+    held.update(sockets(1_999, start=10_000))
+    assert freezer.check() is None
+    held.update(sockets(1, start=11_999))
+    assert freezer.check() == "freeze"
+
+
+def test_when_a_quarter_of_the_frozen_sockets_left_their_cycles_are_collected():
+    held = sockets(1000)
+    fake = RecordingGC()
+    freezer = SocketFreezer(lambda: held.keys(), min_sockets=500, gc_module=fake)
+    freezer.check()
+    fake.calls.clear()
+    # 250 leave and 250 others come: as many sockets as before, a quarter of them new
+    for i in range(250):
+        del held[f"s{i}"]
+    held.update(sockets(250, start=1000))
+    assert freezer.check() is None          # a quarter, not more
+    del held["s250"]
+    assert freezer.check() == "refresh"
+    assert fake.calls == [("unfreeze",), ("collect", 2), ("freeze",)]
+    assert freezer.frozen == set(held) and freezer.refreshes == 1
+    assert freezer.check() is None
+
+
+def test_frozen_objects_are_still_freed_and_their_cycles_come_back_on_refresh():
+    """With the real collector, in a process of its own (freezing is process-wide)."""
+    script = textwrap.dedent('''
+        import gc, weakref
+        from devtracker.realtime.freezer import SocketFreezer
+
+        class Socket:
+            pass
+
+        def connect(i):
+            sock = Socket()
+            sock.self = sock            # a reference cycle, as sockets have
+            return sock
+
+        held = {f"s{i}": connect(i) for i in range(600)}
+        held["plain"] = Socket()        # no cycle
+        plain_ref, cycle_ref = weakref.ref(held["plain"]), weakref.ref(held["s0"])
+        freezer = SocketFreezer(lambda: held.keys(), min_sockets=500)
+        assert freezer.check() == "freeze" and gc.get_freeze_count() > 600
+        del held["plain"]
+        assert plain_ref() is None      # frozen, and still freed by its reference count
+        for i in range(151):
+            del held[f"s{i}"]
+        gc.collect()
+        assert cycle_ref() is not None  # a frozen cycle waits for the refresh...
+        assert freezer.check() == "refresh"
+        assert cycle_ref() is None      # ...which collects it
+        print("ok")
+    ''')
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                         timeout=60, cwd=str(ROOT))
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip() == "ok"
