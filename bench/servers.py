@@ -149,6 +149,7 @@ class Server:
 
     name = ""
     features = frozenset()   # "notify", "churn": scenarios only the real server has
+    root = ROOT              # the checkout the server runs from (bench/ab.py: another revision's)
 
     def __init__(self, log_dir, secret):
         self.log_dir = log_dir
@@ -176,7 +177,7 @@ class Server:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         log = open(os.path.join(self.log_dir, f"{self.name}.log"), "ab")
-        self.process = subprocess.Popen(self.command(), cwd=ROOT, env=self.env(), stdout=log,
+        self.process = subprocess.Popen(self.command(), cwd=self.root, env=self.env(), stdout=log,
                                         stderr=subprocess.STDOUT)
         log.close()
         deadline = time.time() + timeout
