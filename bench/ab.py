@@ -93,8 +93,12 @@ def main(argv=None):
     args = parse_args(argv)
     work = tempfile.mkdtemp(prefix="devtracker-ab-")
     base = os.path.join(work, "base")
-    subprocess.run(["git", "-C", ROOT, "worktree", "add", "--detach", base, args.base], check=True,
-                   capture_output=True)
+    checkout = subprocess.run(["git", "-C", ROOT, "worktree", "add", "--detach", base, args.base],
+                              capture_output=True, text=True)
+    if checkout.returncode:
+        shutil.rmtree(work, ignore_errors=True)
+        print(f"error: cannot check out {args.base!r}: {checkout.stderr.strip()}", file=sys.stderr)
+        return 2
     servers = {}
     try:
         for name, root in (("A", base), ("B", ROOT)):

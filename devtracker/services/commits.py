@@ -75,12 +75,12 @@ class GroupCommit:
     """The queue of writes waiting for a commit, and who leads the next one.
 
     Batches are written on a connection of their own, taken for each batch from a pool of one
-    (`engine`; by default `db.writer_engine` of the app of the first batch)."""
+    (`db.writer_engine` of the app of the first batch)."""
 
     _no_engine = object()
 
-    def __init__(self, engine=_no_engine):
-        self._engine = engine
+    def __init__(self):
+        self._engine = GroupCommit._no_engine
         self._mutex = threading.Lock()
         self._queue = []
         self._leading = False

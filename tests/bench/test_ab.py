@@ -31,3 +31,11 @@ def test_two_revisions_are_fed_the_same_calls_and_both_are_reported():
     # the temporary checkout of the base revision is gone again
     assert subprocess.run(["git", "-C", ROOT, "worktree", "list"], capture_output=True,
                           text=True).stdout == worktrees_before
+
+
+def test_an_unknown_base_revision_is_a_clear_error():
+    result = subprocess.run([sys.executable, AB, "--base", "no-such-revision"], cwd=ROOT,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    assert "cannot check out 'no-such-revision'" in result.stderr
+    assert "Traceback" not in result.stderr
