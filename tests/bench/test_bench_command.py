@@ -64,6 +64,8 @@ def test_quick_run_against_the_real_server(tmp_path):
     for room in scen["roomFanout"]:
         assert number(room["step"]["latencyMs"]["p50"]) and number(room["step"]["latencyMs"]["p99"])
         assert room["step"]["delivered"] > 0
+        first, last = room["step"]["firstSocketMs"], room["step"]["lastSocketMs"]
+        assert number(first["p50"]) and first["min"] <= last["min"] and first["max"] <= last["max"]
 
     [org] = scen["orgFanout"]
     assert org["steps"], "the ladder ran at least one step"
