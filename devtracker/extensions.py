@@ -88,6 +88,11 @@ def _set_up(engine, app):
     return engine
 
 
+def pooled_connection(connection=None):
+    """The pool's DBAPI connection under `connection` (the session's when None)."""
+    return (db.session.connection() if connection is None else connection).connection
+
+
 def executor(connection=None):
     """`(where to run statements, its dialect)`: a Connection of its own (group commit,
     services/commits.py), or db.session when `connection` is None."""

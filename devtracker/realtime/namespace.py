@@ -3,31 +3,33 @@
 Every client event passes the same door (`_dispatch`): known event, rate, size, authenticated.
 Handlers validate their payload, call the same services the REST API calls, and return data
 that goes back in the HTTP envelope as the ack (or as an `error` event when no ack was asked).
+What a handshake brings is read in handshake.py; the namespace's timers are in upkeep.py.
 """
 import logging
 import time
-from dataclasses import dataclass, field
 from functools import partial
 
 import sqlalchemy.exc
 from flask import current_app, request
 from flask_socketio import ConnectionRefusedError, Namespace
 
-from ..auth import ID_RE, Principal, principal_from_token
+from ..auth import Principal, principal_from_token
 from ..errors import (AppError, Forbidden, InvalidInput, RateLimited, Unauthorized, Unavailable,
                       error_body)
 from ..errors import from_exception, ok_body
 from ..extensions import db
-from ..models.base import MAX_ID, isoformat
+from ..models.base import isoformat
 from ..schemas.notification import MarkReadSchema
 from ..services import notifications
 from ..services.commits import group_for
-from ..services.users import DIRECTORY_KEY, touch_last_seen
+from ..services.users import DIRECTORY_KEY
 from .acks import ack_requested
+from .handshake import SocketState, parse_auth, task_id_of
 from .housekeeping import Housekeeper
 from .limits import TokenBucket, message_size
 from .replay import read_replay
 from .rooms import AUTHENTICATED_ROOM, task_room, user_room
+from .upkeep import UpkeepMixin
 
 log = logging.getLogger(__name__)
 
@@ -45,66 +47,7 @@ EVENTS = {
 STATUSES = ("online", "away")
 
 
-@dataclass
-class SocketState:
-    """What the server keeps per socket."""
-
-    sid: str
-    events: TokenBucket
-    typing: TokenBucket
-    joins: TokenBucket
-    principal: Principal | None = None
-    generation: int = 0  # bumps on each token, so stale expiry timers are ignored
-    connected_at: float = field(default_factory=time.time)
-
-
-@dataclass(frozen=True)
-class Cursors:
-    """Where a reconnecting client left off; None means no cursor."""
-
-    notification: int | None = None
-    activity: int | None = None
-
-
-def _cursor(value, name):
-    if value is None:
-        return None
-    if isinstance(value, str) and value.isdigit():
-        value = int(value)
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise InvalidInput(details={name: ["Must be a whole number >= 0."]})
-    return min(value, MAX_ID)  # beyond every possible id: nothing is newer
-
-
-def parse_auth(payload):
-    """`token` or `{token, lastNotificationId?, lastActivityId?}` → (token or None, Cursors)."""
-    if payload is None:
-        return None, Cursors()
-    if isinstance(payload, str):
-        token = payload
-        payload = {}
-    elif isinstance(payload, dict):
-        token = payload.get("token")
-    else:
-        raise InvalidInput("auth must be a token string or {token, lastNotificationId, lastActivityId}.")
-    if token is not None and not isinstance(token, str):
-        raise InvalidInput(details={"token": ["Must be a string."]})
-    if token and token[:7].lower() == "bearer ":
-        token = token[7:]
-    cursors = Cursors(_cursor(payload.get("lastNotificationId"), "lastNotificationId"),
-                      _cursor(payload.get("lastActivityId"), "lastActivityId"))
-    return token or None, cursors
-
-
-def task_id_of(payload):
-    """A task id from `"task_1"` or `{taskId: "task_1"}`."""
-    task_id = payload.get("taskId") if isinstance(payload, dict) else payload
-    if not isinstance(task_id, str) or not ID_RE.match(task_id):
-        raise InvalidInput(details={"taskId": ["Must be 1-128 characters of [A-Za-z0-9_.:-]."]})
-    return task_id
-
-
-class RealtimeNamespace(Namespace):
+class RealtimeNamespace(UpkeepMixin, Namespace):
     """Authentication, presence, task rooms, typing, read state and replay on `/`."""
 
     def __init__(self, app, store, gate):
@@ -399,80 +342,6 @@ class RealtimeNamespace(Namespace):
     def read_all_notifications(self, state, _payload):
         """Mark every notification of the user read."""
         return notifications.mark_all_read(state.principal.user_id)
-
-    # --- timers -----------------------------------------------------------------------------
-    def _schedule_expiry(self, state):
-        state.generation += 1
-        expires = state.principal.expires_at
-        if expires is None:
-            return
-        at = expires.timestamp()
-        self.housekeeper.at(at - self.config["AUTH_EXPIRY_WARNING_SECONDS"], "warn", state.sid,
-                            state.generation)
-        self.housekeeper.at(at, "expire", state.sid, state.generation)
-
-    def _on_timer(self, kind, sid, generation):
-        state = self.sockets.get(sid)
-        if state is None:
-            return
-        if kind == "auth" and state.principal is None:
-            self._drop(sid, "AUTH_TIMEOUT", "No authentication in time.")
-        elif kind == "warn" and generation == state.generation:
-            self.emit_to("auth:expired", {"expiresAt": isoformat(state.principal.expires_at)}, to=sid)
-        elif kind == "expire" and generation == state.generation:
-            self._drop(sid, "TOKEN_EXPIRED", "The token expired; connect again with a new one.")
-
-    def _drop(self, sid, code, message):
-        self.emit_to("error", {"code": code, "message": message, "event": None}, to=sid)
-        self.disconnect(sid)
-
-    def _on_tick(self, now):
-        if hasattr(self.store, "heartbeat") and now >= self._next_heartbeat:
-            self._next_heartbeat = now + self.config["NODE_TTL_SECONDS"] / 3
-            self._heartbeat()
-        if self._store_lost:
-            return  # nothing to expire until the store is back (the heartbeat notices)
-        for presence in self.store.expire_offline(now):
-            try:
-                touch_last_seen(presence["userId"])  # before anyone is told, so REST agrees at once
-            except Exception:  # the database being down must not keep the user online
-                log.warning("could not record when %s was last seen", presence["userId"], exc_info=True)
-            self.emit_to("user:offline", presence, to=AUTHENTICATED_ROOM)
-        self._expire_typing(now)
-
-    def _heartbeat(self):
-        """Cluster mode: stay alive in Redis, take over dead nodes' sockets, recover from a lost Redis."""
-        try:
-            known = self.store.heartbeat()
-            for sid in self.store.dead_node_sockets():
-                self._remove_socket(sid)
-        except Exception as exc:  # Redis unreachable: keep serving; recover when it is back
-            if not self._store_lost:
-                log.error("presence store unreachable: %s", exc)
-            self._store_lost = True
-            return
-        if self._store_lost or not known:
-            log.warning("presence store lost this node's state (Redis restarted or unreachable); "
-                        "reconnecting this node's %d sockets so they re-register and replay", len(self.sockets))
-            self._store_lost = False
-            self._reconnect_everyone()
-
-    def _reconnect_everyone(self):
-        """Drop every local socket's transport, as a network failure would (no close packet, which
-        clients take as "do not come back"): they reconnect with their cursors and replay what the
-        message queue may have lost meanwhile."""
-        server = self.socketio.server
-        for sid in list(self.sockets):
-            eio_sid = server.manager.eio_sid_from_sid(sid, self.namespace)
-            socket = server.eio.sockets.pop(eio_sid, None) if eio_sid else None
-            if socket is not None:
-                socket.close(wait=False, abort=True)
-
-    def _expire_typing(self, now):
-        for task_id, user_id in self.store.expire_typing(now):
-            presence = self.store.get_user(user_id)
-            user = Principal(user_id, presence["username"] if presence else user_id)
-            self._typing_event(user, task_id, False, self.store.user_sockets(user_id))
 
     # --- helpers ----------------------------------------------------------------------------
     def _announce(self, user_id):

@@ -13,7 +13,7 @@ from sqlalchemy import delete, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from ..errors import Conflict
-from ..extensions import db, executor
+from ..extensions import db, executor, pooled_connection
 from ..models import IdempotencyRecord
 from ..models.base import utcnow
 from . import offload
@@ -48,7 +48,7 @@ def replay(key, connection=None):
 
     A plain SELECT on `connection` (the session when None), so it also sees a record added
     earlier in the current transaction."""
-    row = (db.session if connection is None else connection).execute(
+    row = executor(connection)[0].execute(
         select(IdempotencyRecord.fingerprint, IdempotencyRecord.status, IdempotencyRecord.response)
         .where(IdempotencyRecord.scope == key.scope)).first()
     if row is None:
@@ -66,7 +66,7 @@ def key_reused():
 
 def record_outcome(key, status, body, connection=None):
     """Add the record of a write's answer to the current transaction (of `connection`, or the session)."""
-    (db.session if connection is None else connection).execute(insert(IdempotencyRecord.__table__).values(
+    executor(connection)[0].execute(insert(IdempotencyRecord.__table__).values(
         scope=key.scope, fingerprint=key.fingerprint, status=status, response=body,
         created_at=utcnow()))
 
@@ -104,8 +104,7 @@ def durable_commit(connection=None):
     own thread pool where that is not available)."""
     target, dialect = executor(connection)
     if offload.available() and dialect.name == "sqlite":
-        pooled = (db.session.connection() if connection is None else connection).connection
-        offload.run_off_hub(pooled.dbapi_connection.commit)
+        offload.run_off_hub(pooled_connection(connection).dbapi_connection.commit)
     target.commit()  # SQLAlchemy's bookkeeping; the sqlite3 commit above left nothing to do
 
 

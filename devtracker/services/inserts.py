@@ -13,7 +13,7 @@ import weakref
 
 from sqlalchemy import insert
 
-from ..extensions import db, executor
+from ..extensions import executor, pooled_connection
 
 # engine dialect -> {(table, columns): RowInsert}. Per dialect object, not per dialect name: the
 # SQL's placeholders follow its driver, and a JSON bind processor its engine's serializer.
@@ -63,7 +63,7 @@ def insert_returning_ids(table, rows, connection=None):
     if (len(rows) == 1 or dialect.name == "sqlite") and all(tuple(sorted(row)) == columns for row in rows[1:]):
         statement = row_insert(table, columns, dialect)
         if statement.usable:
-            cursor = (db.session.connection() if connection is None else connection).connection.cursor()
+            cursor = pooled_connection(connection).cursor()
             try:
                 return [statement.run(cursor, row) for row in rows]
             finally:

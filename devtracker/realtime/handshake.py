@@ -1,0 +1,68 @@
+"""What a socket brings and what the server keeps for it: the handshake's `auth` (a token and
+the cursors of a reconnecting client), task ids in client events, the per-socket state."""
+import time
+from dataclasses import dataclass, field
+
+from ..auth import ID_RE, Principal
+from ..errors import InvalidInput
+from ..models.base import MAX_ID
+from .limits import TokenBucket
+
+
+@dataclass
+class SocketState:
+    """What the server keeps per socket."""
+
+    sid: str
+    events: TokenBucket
+    typing: TokenBucket
+    joins: TokenBucket
+    principal: Principal | None = None
+    generation: int = 0  # bumps on each token, so stale expiry timers are ignored
+    connected_at: float = field(default_factory=time.time)
+
+
+@dataclass(frozen=True)
+class Cursors:
+    """Where a reconnecting client left off; None means no cursor."""
+
+    notification: int | None = None
+    activity: int | None = None
+
+
+def _cursor(value, name):
+    if value is None:
+        return None
+    if isinstance(value, str) and value.isdigit():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise InvalidInput(details={name: ["Must be a whole number >= 0."]})
+    return min(value, MAX_ID)  # beyond every possible id: nothing is newer
+
+
+def parse_auth(payload):
+    """`token` or `{token, lastNotificationId?, lastActivityId?}` → (token or None, Cursors)."""
+    if payload is None:
+        return None, Cursors()
+    if isinstance(payload, str):
+        token = payload
+        payload = {}
+    elif isinstance(payload, dict):
+        token = payload.get("token")
+    else:
+        raise InvalidInput("auth must be a token string or {token, lastNotificationId, lastActivityId}.")
+    if token is not None and not isinstance(token, str):
+        raise InvalidInput(details={"token": ["Must be a string."]})
+    if token and token[:7].lower() == "bearer ":
+        token = token[7:]
+    cursors = Cursors(_cursor(payload.get("lastNotificationId"), "lastNotificationId"),
+                      _cursor(payload.get("lastActivityId"), "lastActivityId"))
+    return token or None, cursors
+
+
+def task_id_of(payload):
+    """A task id from `"task_1"` or `{taskId: "task_1"}`."""
+    task_id = payload.get("taskId") if isinstance(payload, dict) else payload
+    if not isinstance(task_id, str) or not ID_RE.match(task_id):
+        raise InvalidInput(details={"taskId": ["Must be 1-128 characters of [A-Za-z0-9_.:-]."]})
+    return task_id
