@@ -24,8 +24,12 @@ What each write promises is kept:
 A batch is written on a connection of its own (`db.writer_engine`: the app's database, a pool
 of one), not through the leader's session. The leader never waits for a connection that a
 request queued behind it holds, and a batch costs ~100 µs less than through a Session (its
-begin and commit bookkeeping, the pool's reset on return). A write redone alone goes through
-the session, as any other request's.
+begin and commit bookkeeping, the pool's reset on return). That connection is kept from one
+batch to the next: checking it out for each batch cost PostgreSQL a round trip (the pool's
+liveness ping) per batch. A batch that fails on it closes it, so a connection the database
+dropped is replaced by the next batch, and the failed batch's writes are redone one by one
+through the session (whose pool pings). A write redone alone goes through the session, as any
+other request's.
 
 Under eventlet, a SQLite commit (the fsync) runs on a thread of its own (offload.py) so the hub
 keeps serving sockets meanwhile; sqlite3 releases the GIL while it waits on the disk.
@@ -81,6 +85,7 @@ class GroupCommit:
 
     def __init__(self):
         self._engine = GroupCommit._no_engine
+        self._connection = None  # the writer engine's connection, kept between batches
         self._mutex = threading.Lock()
         self._queue = []
         self._leading = False
@@ -163,17 +168,31 @@ class GroupCommit:
 
     def close(self):
         """Close the batches' connection (the app is going away)."""
+        self._discard_connection()
         engine, self._engine = self._engine, GroupCommit._no_engine
         if engine is not GroupCommit._no_engine and engine is not None:
             engine.dispose()
 
+    def _writer_connection(self):
+        """The connection batches are written on (None: the session's), opened when there is none."""
+        if self._connection is None:
+            engine = self.writer()
+            if engine is None:
+                return None
+            self._connection = engine.connect()
+        return self._connection
+
+    def _discard_connection(self):
+        """Close the kept connection (its transaction, if any, is rolled back); the next batch opens another."""
+        connection, self._connection = self._connection, None
+        if connection is not None:
+            try:
+                connection.close()
+            except Exception:  # already broken: the pool has invalidated it
+                log.debug("closing the batches' connection failed", exc_info=True)
+
     def _run_batch(self, batch):
-        engine = self.writer()
-        if engine is None:
-            stored = self._write(batch, None)
-        else:
-            with engine.connect() as connection:
-                stored = self._write(batch, connection)
+        stored = self._write(batch, self._writer_connection())
         if not stored:
             self._one_by_one(batch)
             return
@@ -188,29 +207,36 @@ class GroupCommit:
     def _write(self, batch, connection):
         """Store and commit the batch on `connection` (the session when None); its (fresh,
         repeats), or None when a write failed and nothing was stored."""
-        if connection is None:
-            target = db.session
-        else:
-            # Begun here, not on its first statement: the rows go in through the driver's cursor
-            # (inserts.py), which SQLAlchemy does not see; commit() would then find nothing to commit.
-            target = connection
-            connection.begin()
+        target = db.session if connection is None else connection
         try:
+            if connection is not None:
+                # Begun here, not on its first statement: the rows go in through the driver's
+                # cursor (inserts.py), which SQLAlchemy does not see; commit() would then find
+                # nothing to commit.
+                connection.begin()
             fresh, repeats = self._store(batch, connection)
         except Exception:
-            target.rollback()
+            self._abort(target)
             log.info("a write failed inside a batch of %d; writing them one by one", len(batch),
                      exc_info=True)
             return None
         try:
             durable_commit(connection)
         except BaseException as exc:
-            target.rollback()
+            self._abort(target)
             error = exc if isinstance(exc, Exception) else RuntimeError("commit interrupted")
             for write in fresh + repeats:
                 write.finish(error=error)
             raise
         return fresh, repeats
+
+    def _abort(self, target):
+        """Roll a failed batch back: the session's, or the kept connection's by closing it
+        (it may be the reason the batch failed)."""
+        if target is self._connection:
+            self._discard_connection()
+        else:
+            target.rollback()
 
     @staticmethod
     def _store(batch, connection):

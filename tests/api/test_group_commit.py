@@ -257,3 +257,43 @@ def test_an_in_memory_database_is_written_through_the_session(auth):
             assert db.session.execute(select(Notification.id)).scalars().all() == ids
     finally:
         app.extensions["devtracker.namespace"].stop()
+
+
+def test_batches_keep_their_connection(app, db, auth):
+    """One checkout for many batches: on PostgreSQL each checkout costs a liveness ping."""
+    from sqlalchemy import event
+
+    writer = group(app).writer()
+    checkouts = []
+    event.listen(writer.pool, "checkout", lambda *args: checkouts.append(1))
+    client = app.test_client()
+    for _ in range(3):
+        assert_ok(client.post(f"{API}/notify/bob", json=NOTE, headers=auth("svc", "service")), 201)
+    assert group(app).batches == 3
+    assert len(checkouts) == 1
+
+
+def _drop_connection(db, connection):
+    """The database ends the connection under the batches' feet (a restart, an idle timeout)."""
+    if connection.dialect.name == "postgresql":
+        pid = connection.exec_driver_sql("SELECT pg_backend_pid()").scalar_one()
+        connection.commit()
+        db.session.execute(select(db.func.pg_terminate_backend(pid)))
+        db.session.commit()
+    else:
+        connection.connection.dbapi_connection.close()
+
+
+def test_a_batch_whose_connection_was_dropped_is_written_and_the_next_gets_a_new_one(app, db, auth):
+    client = app.test_client()
+    headers = auth("svc", "service")
+    first = assert_ok(client.post(f"{API}/notify/bob", json=NOTE, headers=headers), 201)["id"]
+    kept = group(app)._connection
+    _drop_connection(db, kept)
+
+    second = assert_ok(client.post(f"{API}/notify/bob", json=NOTE, headers=headers), 201)["id"]
+    third = assert_ok(client.post(f"{API}/notify/bob", json=NOTE, headers=headers), 201)["id"]
+    assert group(app)._connection is not kept
+    db.session.expire_all()
+    assert db.session.execute(select(Notification.id).order_by(Notification.id)).scalars().all() == [
+        first, second, third]
