@@ -241,8 +241,14 @@ class GroupCommit:
     @staticmethod
     def _store(batch, connection):
         """Insert the batch's new rows (one statement per table, in queue order) and the records
-        of their keys; return the fresh writes and the in-batch repeats."""
-        lock_stream_keys((pair for write in batch for pair in write.locks), connection)
+        of their keys; return the fresh writes and the in-batch repeats.
+
+        The stream locks are taken before anything else (with the first insert, in its round
+        trip, when no write has a key to look up first)."""
+        locks = [pair for write in batch for pair in write.locks]
+        if any(write.key is not None for write in batch):
+            lock_stream_keys(locks, connection)
+            locks = []
         fresh, repeats, keyed = [], [], {}
         for write in batch:
             if write.key is not None:
@@ -269,7 +275,9 @@ class GroupCommit:
         for write in fresh:
             by_table.setdefault(write.table, []).append(write)
         for table, writes in by_table.items():
-            ids = insert_returning_ids(table, [row for write in writes for row in write.rows], connection)
+            ids = insert_returning_ids(table, [row for write in writes for row in write.rows], connection,
+                                       locks)
+            locks = []
             start = 0
             for write in writes:
                 body = write.build(ids[start:start + len(write.rows)])

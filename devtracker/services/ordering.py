@@ -16,6 +16,7 @@ from ..extensions import executor, pooled_connection
 
 NOTIFICATION_STREAM = 1
 ACTIVITY_STREAM = 2
+LOCK_PARAMETERS = frozenset({"lock_stream", "lock_key", "lock_streams", "lock_keys"})  # lock_statement's
 
 
 def _int32(value):
@@ -28,29 +29,38 @@ def lock_streams(stream, keys=("",)):
     lock_stream_keys([(stream, keys)])
 
 
+def lock_statement(pairs):
+    """`(sql, params)` that takes the locks of every (stream, keys) pair, in sorted order, in
+    psycopg2's named style; None when there are none."""
+    locks = sorted({(stream, _int32(k)) for stream, keys in pairs for k in keys})
+    if not locks:
+        return None
+    if len(locks) == 1:
+        return ("SELECT pg_advisory_xact_lock(%(lock_stream)s, %(lock_key)s)",
+                {"lock_stream": locks[0][0], "lock_key": locks[0][1]})
+    # One statement: unnest yields the pairs in array order, and each lock is taken as its row
+    # is produced, so they are taken in the sorted order.
+    return ("SELECT pg_advisory_xact_lock(s, k) FROM unnest(CAST(%(lock_streams)s AS integer[]), "
+            "CAST(%(lock_keys)s AS integer[])) AS t(s, k)",
+            {"lock_streams": [stream for stream, _ in locks], "lock_keys": [key for _, key in locks]})
+
+
 def lock_stream_keys(pairs, connection=None):
     """Hold the locks of every (stream, keys) pair until this transaction (of `connection`, or
     the session's) ends.
 
     All of them at once, in one sorted order: two transactions (in two processes) that need
     overlapping sets cannot each hold what the other waits for. On the driver's cursor, as the
-    inserts (inserts.py): through SQLAlchemy this one statement cost a batch more CPU than its
-    insert did."""
+    inserts (inserts.py, which can also take them in the round trip of an insert): through
+    SQLAlchemy this one statement cost a batch more CPU than its insert did."""
     _, dialect = executor(connection)
     if dialect.name != "postgresql":
         return
-    locks = sorted({(stream, _int32(k)) for stream, keys in pairs for k in keys})
-    if not locks:
+    statement = lock_statement(pairs)
+    if statement is None:
         return
     cursor = pooled_connection(connection).cursor()
     try:
-        if len(locks) == 1:
-            cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", locks[0])
-        else:
-            # One round trip: unnest yields the pairs in array order, and each lock is taken as
-            # its row is produced, so they are taken in the sorted order.
-            cursor.execute("SELECT pg_advisory_xact_lock(s, k) FROM unnest("
-                           "CAST(%s AS integer[]), CAST(%s AS integer[])) AS t(s, k)",
-                           ([stream for stream, _ in locks], [key for _, key in locks]))
+        cursor.execute(*statement)
     finally:
         cursor.close()

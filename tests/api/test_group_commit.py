@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import select
 
 from devtracker.models import Activity, Notification
+from devtracker.models.base import utcnow
 from devtracker.realtime.rooms import AUTHENTICATED_ROOM, user_room
 from devtracker.services import commits, idempotency
 from tests.helpers import assert_ok, received
@@ -202,6 +203,48 @@ def test_postgresql_stream_locks_are_held_until_the_batch_commits(postgres_url):
             app.extensions["devtracker.namespace"].stop()
             db.session.remove()
             db.engine.dispose()
+
+
+def test_postgresql_stream_locks_taken_with_an_insert_are_held_until_it_commits(postgres_url):
+    """With psycopg2 a single row goes in the same round trip as its stream locks; the locks are
+    still the transaction's, taken before the row's id, and the id returned is the row's."""
+    from sqlalchemy import create_engine, text
+
+    from devtracker import create_app
+    from devtracker.extensions import db
+    from devtracker.services.inserts import insert_returning_ids
+    from devtracker.services.ordering import NOTIFICATION_STREAM, _int32
+    from tests.conftest import make_config
+    from tests.databases import fresh_database
+
+    wanted = {(NOTIFICATION_STREAM, _int32(u) & 0xFFFFFFFF) for u in ("bob", "carol")}
+    query = "SELECT classid::int, objid::int FROM pg_locks WHERE locktype = 'advisory' AND "
+    row = {"user_id": "bob", "type": "mention", "title": "t", "message": "m", "read": False,
+           "data": None, "created_at": utcnow()}
+    with fresh_database(postgres_url, "devtracker_locks") as url:
+        app = create_app(make_config(url))
+        with app.app_context():
+            db.create_all()
+            writer, other = db.writer_engine(app), create_engine(db.engine.url)
+            try:
+                with writer.connect() as connection:
+                    connection.begin()
+                    [new_id] = insert_returning_ids(Notification.__table__, [row], connection,
+                                                    [(NOTIFICATION_STREAM, ["carol", "bob"])])
+                    with other.connect() as conn:
+                        held = conn.execute(text(query + "granted AND " + THIS_DATABASE)).all()
+                        assert {(s, k & 0xFFFFFFFF) for s, k in held} >= wanted
+                        connection.commit()
+                        still = conn.execute(text(query + THIS_DATABASE)).all()
+                        assert not {(s, k & 0xFFFFFFFF) for s, k in still} & wanted
+                        stored = conn.execute(text("SELECT id, user_id FROM notifications")).all()
+                assert [tuple(r) for r in stored] == [(new_id, "bob")]
+            finally:
+                other.dispose()
+                writer.dispose()
+                app.extensions["devtracker.namespace"].stop()
+                db.session.remove()
+                db.engine.dispose()
 
 
 def test_a_replay_waits_for_batches_committed_before_it_to_publish():

@@ -70,9 +70,9 @@ def test_the_rest_write_path_uses_the_compiled_inserts(client, auth, monkeypatch
     ran = []
     real = inserts.RowInsert.run
 
-    def counting(self, cursor, row):
+    def counting(self, cursor, row, before=None):
         ran.append(self.sql.split()[2])
-        return real(self, cursor, row)
+        return real(self, cursor, row, before)
 
     monkeypatch.setattr(inserts.RowInsert, "run", counting)
     api = "/api/v1/realtime"
