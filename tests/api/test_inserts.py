@@ -83,3 +83,55 @@ def test_the_rest_write_path_uses_the_compiled_inserts(client, auth, monkeypatch
     assert client.post(f"{api}/activity", headers=auth("alice"),
                        json={"type": "task", "action": "commented", "target": "T"}).status_code == 201
     assert [name.strip('"') for name in ran] == ["notifications", "activity", "activity"]
+
+
+def test_a_compiled_batch_stores_what_sqlalchemy_stores(db):
+    """Several rows: one statement on PostgreSQL (RowsInsert), one per row on SQLite; the same
+    rows as SQLAlchemy's own multi-row insert, in the same order."""
+    table = Notification.__table__
+    rows = [notification_row(f"u{i}", [None, {"i": i, "s": "\u2603"}, [1, "two"]][i % 3]) | {
+        "task_id": None if i % 2 else f"task_{i}", "read": bool(i % 2)} for i in range(7)]
+    dialect = db.session.connection().dialect
+    if dialect.name == "postgresql":
+        assert inserts.rows_insert(table, tuple(sorted(rows[0])), len(rows), dialect).usable
+    fast = inserts.insert_returning_ids(table, [dict(r) for r in rows])
+    slow = list(db.session.execute(insert(table).returning(table.c.id, sort_by_parameter_order=True),
+                                   [dict(r) for r in rows]).scalars())
+    db.session.commit()
+    assert fast == sorted(fast) and slow == sorted(slow) and fast[-1] < slow[0]
+    assert stored(db, table, fast) == stored(db, table, slow)
+    assert [s["user_id"] for s in stored(db, table, fast)] == [f"u{i}" for i in range(7)]
+
+
+def test_more_rows_than_one_compiled_statement_takes_go_through_sqlalchemy(db):
+    table = Notification.__table__
+    count = inserts.MAX_ROWS + 3
+    ids = inserts.insert_returning_ids(table, [notification_row(f"u{i}", {"i": i}) for i in range(count)])
+    db.session.commit()
+    assert ids == sorted(ids) and len(set(ids)) == count
+    assert [s["data"] for s in stored(db, table, ids)] == [{"i": i} for i in range(count)]
+
+
+def test_postgresql_batches_refuse_a_value_too_long_rather_than_cut_it(postgres_url):
+    """An explicit cast to VARCHAR(n) would cut the value to n characters: the batch casts to
+    VARCHAR, so the column refuses it as a one-row insert does."""
+    import psycopg2
+    import pytest
+    from sqlalchemy import create_engine, func
+
+    from devtracker.extensions import db
+    from tests.databases import fresh_database
+
+    with fresh_database(postgres_url, "devtracker_batch") as url:
+        engine = create_engine(url)
+        try:
+            db.metadata.create_all(engine)
+            rows = [notification_row("u" * 200, None), notification_row("bob", None)]
+            with engine.connect() as connection:
+                connection.begin()
+                with pytest.raises(psycopg2.DataError, match="too long"):
+                    inserts.insert_returning_ids(Notification.__table__, rows, connection)
+            with engine.connect() as connection:
+                assert connection.execute(select(func.count()).select_from(Notification.__table__)).scalar() == 0
+        finally:
+            engine.dispose()
