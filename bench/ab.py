@@ -3,10 +3,12 @@
 
     .venv/bin/python bench/ab.py --base HEAD~1                 # room updates, one every 50 ms
     .venv/bin/python bench/ab.py --base main --call notify --gap 0
+    .venv/bin/python bench/ab.py --base main --database-url postgresql://postgres@127.0.0.1:5432/test
 
 This machine's speed moves by ±20 % within minutes, so two runs of `bench/run.py` minutes apart
 cannot tell a 5 % change from the noise. Here server A runs from a temporary checkout of
-`--base`, server B from this checkout, each on its own SQLite file, and every call goes to one
+`--base`, server B from this checkout, each on its own SQLite file (or, with `--database-url`,
+its own fresh database on that PostgreSQL server, dropped afterwards), and every call goes to one
 then the other (the order alternating): both see the same stretch of the machine. Both
 servers are pinned to the same core and this process to the others, so neither shares a core
 with the client more than the other (unpinned, two copies of one revision fed back to back
@@ -14,12 +16,14 @@ differed by 20 %). Prints each server's call latency and its CPU per call (which
 it does while idle between calls).
 """
 import argparse
+import contextlib
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
+import uuid
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 if HERE not in sys.path:
@@ -41,7 +45,32 @@ def parse_args(argv=None):
                         help="seconds between calls (default 0.05; 0 for back to back)")
     parser.add_argument("--no-pin", action="store_true",
                         help="leave the servers and this process wherever the scheduler puts them")
+    parser.add_argument("--database-url", metavar="URL",
+                        help="a PostgreSQL server (any database on it): each server gets a fresh "
+                             "database of its own there, dropped afterwards (default: SQLite files)")
     return parser.parse_args(argv)
+
+
+@contextlib.contextmanager
+def fresh_databases(server_url, names):
+    """A fresh database per name on the PostgreSQL server of `server_url`; {name: URL}; dropped after."""
+    from sqlalchemy import create_engine, make_url, text
+
+    base = make_url(server_url.replace("postgresql://", "postgresql+psycopg2://", 1))
+    suffix = uuid.uuid4().hex[:8]
+    databases = {name: f"devtracker_ab_{name.lower()}_{suffix}" for name in names}
+    admin = create_engine(base, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            for database in databases.values():
+                conn.execute(text(f'CREATE DATABASE "{database}"'))
+        yield {name: base.set(database=database).render_as_string(hide_password=False)
+               for name, database in databases.items()}
+    finally:
+        with admin.connect() as conn:
+            for database in databases.values():
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
+        admin.dispose()
 
 
 def pin(servers):
@@ -100,11 +129,14 @@ def main(argv=None):
         print(f"error: cannot check out {args.base!r}: {checkout.stderr.strip()}", file=sys.stderr)
         return 2
     servers = {}
+    databases = contextlib.ExitStack()
     try:
+        urls = (databases.enter_context(fresh_databases(args.database_url, ("A", "B")))
+                if args.database_url else {})
         for name, root in (("A", base), ("B", ROOT)):
             logs = os.path.join(work, name)
             os.makedirs(logs)
-            server = DevTracker(logs, "ab-secret-" + "x" * 32)
+            server = DevTracker(logs, "ab-secret-" + "x" * 32, database_url=urls.get(name))
             server.root = root
             print(f"starting {name} from {root}", flush=True)
             servers[name] = server.start()
@@ -112,13 +144,14 @@ def main(argv=None):
             print("one core: the servers and this process share it", flush=True)
         results = compare(servers, args.call, args.calls, args.gap)
         print(f"{args.call}, one call every {args.gap * 1000:.0f} ms, {args.calls} calls each "
-              f"(A: {args.base}, B: this checkout)")
+              f"(A: {args.base}, B: this checkout; {'PostgreSQL' if urls else 'SQLite'})")
         for name, (latencies, cpu) in results.items():
             print(f"  {name}: p50 {percentile(latencies, 0.5):.2f} ms, p90 {percentile(latencies, 0.9):.2f}, "
                   f"p99 {percentile(latencies, 0.99):.2f}; {cpu:.0f} µs of server CPU per call")
     finally:
         for server in servers.values():
             server.stop()
+        databases.close()
         subprocess.run(["git", "-C", ROOT, "worktree", "remove", "--force", base], capture_output=True)
         shutil.rmtree(work, ignore_errors=True)
     return 0

@@ -39,3 +39,21 @@ def test_an_unknown_base_revision_is_a_clear_error():
     assert result.returncode == 2
     assert "cannot check out 'no-such-revision'" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_on_postgresql_each_server_gets_a_fresh_database_dropped_afterwards(postgres_url):
+    from sqlalchemy import create_engine, text
+
+    result = subprocess.run([sys.executable, AB, "--base", "HEAD", "--call", "notify", "--calls", "5",
+                             "--gap", "0", "--database-url", postgres_url], cwd=ROOT,
+                            capture_output=True, text=True, timeout=180)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    assert "PostgreSQL)" in result.stdout
+    assert len(re.findall(r"^  [AB]: p50 [\d.]+ ms", result.stdout, re.M)) == 2, result.stdout
+    engine = create_engine(postgres_url.replace("postgresql://", "postgresql+psycopg2://", 1))
+    try:
+        with engine.connect() as conn:
+            left = conn.execute(text("SELECT datname FROM pg_database WHERE datname LIKE 'devtracker_ab_%'"))
+            assert left.all() == []
+    finally:
+        engine.dispose()
