@@ -183,7 +183,8 @@ class GroupCommit:
         return self._connection
 
     def _discard_connection(self):
-        """Close the kept connection (its transaction, if any, is rolled back); the next batch opens another."""
+        """Close the kept connection (rolling back its transaction, if any); the next batch
+        opens another."""
         connection, self._connection = self._connection, None
         if connection is not None:
             try:

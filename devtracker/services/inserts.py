@@ -20,8 +20,9 @@ from .ordering import LOCK_PARAMETERS, lock_statement, lock_stream_keys
 
 MAX_ROWS = 32  # RowsInsert's statements are compiled per number of rows: up to this many
 
-# engine dialect -> {(table, columns[, rows]): RowInsert or RowsInsert}. Per dialect object, not per dialect name: the
-# SQL's placeholders follow its driver, and a JSON bind processor its engine's serializer.
+# engine dialect -> {(table, columns): RowInsert, (table, columns, rows): RowsInsert}. Per
+# dialect object, not per dialect name: the SQL's placeholders follow its driver, and a JSON
+# bind processor its engine's serializer.
 _compiled = weakref.WeakKeyDictionary()
 
 
@@ -125,8 +126,8 @@ def insert_returning_ids(table, rows, connection=None, locks=()):
     in the rows' order.
 
     The rows are inserted in that order too, so within one transaction their ids increase in it.
-    `locks`, (stream, keys) pairs (ordering.py), are taken first; with psycopg2, a single row
-    goes in the same round trip as its locks (two statements in one query)."""
+    `locks`, (stream, keys) pairs (ordering.py), are taken first; with psycopg2, in the same
+    round trip as a compiled insert (two statements in one query)."""
     target, dialect = executor(connection)
     statement = _statement_for(table, rows, dialect)
     if statement is not None:
