@@ -23,13 +23,15 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 if HERE not in sys.path:
     sys.path.insert(0, HERE)
 
 from servers import ROOT, DevTracker  # noqa: E402
+
+if ROOT not in sys.path:
+    sys.path.insert(0, ROOT)
 
 
 def parse_args(argv=None):
@@ -49,28 +51,6 @@ def parse_args(argv=None):
                         help="a PostgreSQL server (any database on it): each server gets a fresh "
                              "database of its own there, dropped afterwards (default: SQLite files)")
     return parser.parse_args(argv)
-
-
-@contextlib.contextmanager
-def fresh_databases(server_url, names):
-    """A fresh database per name on the PostgreSQL server of `server_url`; {name: URL}; dropped after."""
-    from sqlalchemy import create_engine, make_url, text
-
-    base = make_url(server_url.replace("postgresql://", "postgresql+psycopg2://", 1))
-    suffix = uuid.uuid4().hex[:8]
-    databases = {name: f"devtracker_ab_{name.lower()}_{suffix}" for name in names}
-    admin = create_engine(base, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            for database in databases.values():
-                conn.execute(text(f'CREATE DATABASE "{database}"'))
-        yield {name: base.set(database=database).render_as_string(hide_password=False)
-               for name, database in databases.items()}
-    finally:
-        with admin.connect() as conn:
-            for database in databases.values():
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def pin(servers):
@@ -131,8 +111,13 @@ def main(argv=None):
     servers = {}
     databases = contextlib.ExitStack()
     try:
-        urls = (databases.enter_context(fresh_databases(args.database_url, ("A", "B")))
-                if args.database_url else {})
+        urls = {}
+        if args.database_url:
+            from tests.databases import fresh_database  # the test suite's throwaway databases
+
+            for name in ("A", "B"):
+                urls[name] = databases.enter_context(
+                    fresh_database(args.database_url, f"devtracker_ab_{name.lower()}"))
         for name, root in (("A", base), ("B", ROOT)):
             logs = os.path.join(work, name)
             os.makedirs(logs)
