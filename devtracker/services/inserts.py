@@ -46,10 +46,7 @@ class RowInsert:
     def run(self, cursor, row, before=None):
         """Insert `row`; its new id. `before`, `(sql, named params)`, is sent ahead of the
         insert in the same query (psycopg2 only: see `_joins_statements`)."""
-        if before is None:
-            cursor.execute(self.sql, self.params(row))
-        else:
-            cursor.execute(f"{before[0]}; {self.sql}", {**before[1], **self.params(row)})
+        _execute(cursor, self.sql, self.params(row), before)
         return cursor.fetchone()[0]
 
     def run_all(self, cursor, rows, before=None):
@@ -88,11 +85,16 @@ class RowsInsert:
     def run_all(self, cursor, rows, before=None):
         """Insert the rows (`before`, `(sql, named params)`, sent ahead in the same query); their
         ids, smallest first: the order they were handed out in, which is the rows' order."""
-        if before is None:
-            cursor.execute(self.sql, self.params(rows))
-        else:
-            cursor.execute(f"{before[0]}; {self.sql}", {**before[1], **self.params(rows)})
+        _execute(cursor, self.sql, self.params(rows), before)
         return sorted(row[0] for row in cursor.fetchall())
+
+
+def _execute(cursor, sql, params, before=None):
+    """Run `sql`; `before`, `(sql, named params)`, goes ahead of it in the same query."""
+    if before is None:
+        cursor.execute(sql, params)
+    else:
+        cursor.execute(f"{before[0]}; {sql}", {**before[1], **params})
 
 
 def _unbounded(type_):
