@@ -1,5 +1,5 @@
 """Under eventlet, concurrent writes on SQLite share commits whose fsync runs off the hub
-(on services/offload.py's thread).
+(on services/offload.py's thread) while other green threads have work.
 
 Run in a subprocess: eventlet's monkey-patching must come before everything else and must not
 leak into the rest of the suite."""
@@ -36,8 +36,19 @@ SCRIPT = textwrap.dedent('''
                                json={"type": "mention", "title": "t", "message": "m", "data": {"i": i}})
         return response.status_code, response.get_json()["data"]["id"]
 
+    # A green thread that is always ready to run: the hub is never idle, so every commit must
+    # leave it (an idle hub commits in place: test_offload.py).
+    busy = [True]
+
+    def spinner():
+        while busy[0]:
+            eventlet.sleep(0)
+
+    spinning = eventlet.spawn(spinner)
     pool = eventlet.GreenPool(64)
     results = list(pool.imap(notify, range(200)))
+    busy[0] = False
+    spinning.wait()
     group = commits.group_for(app)
     print(json.dumps({"statuses": sorted({s for s, _ in results}), "ids": [i for _, i in results],
                       "batches": group.batches, "writes": group.writes,

@@ -100,6 +100,89 @@ def test_offload_runs_calls_on_its_thread_while_the_hub_runs():
     assert out["calls"] == 2 + 1 + 1 + 200 + 2
 
 
+IDLE_SCRIPT = textwrap.dedent('''
+    import eventlet
+    eventlet.monkey_patch()
+    import json, socket
+    from eventlet import patcher
+    from devtracker.services import offload
+
+    real_thread = patcher.original("threading").get_ident
+    runner = offload.runner()
+    out = {}
+
+    def where():
+        before = runner.calls
+        ident = offload.run_blocking(real_thread)
+        return {"inline": ident == real_thread(), "offloaded": runner.calls - before}
+
+    # Nothing else to do: the call runs right here, on the hub's own thread.
+    eventlet.sleep(0.01)
+    out["idle"] = offload.hub_is_idle()
+    out["alone"] = where()
+
+    # A green thread ready to run: off the hub.
+    ready = eventlet.spawn(lambda: None)
+    out["green_thread_ready"] = where()
+    ready.wait()
+
+    # A timer due within the margin: off the hub.
+    timer = eventlet.spawn_after(0.001, lambda: None)
+    eventlet.sleep(0)
+    out["timer_due"] = where()
+    timer.wait()
+
+    # A timer due much later does not count.
+    later = eventlet.spawn_after(60, lambda: None)
+    eventlet.sleep(0.01)
+    out["timer_later"] = where()
+    later.cancel()
+
+    # A socket with data waiting to be read: off the hub.
+    a, b = socket.socketpair()
+    reader = eventlet.spawn(a.recv, 10)
+    eventlet.sleep(0.01)         # the reader waits on the hub for `a`
+    b.send(b"x")
+    out["socket_readable"] = where()
+    out["read"] = reader.wait().decode()
+    eventlet.sleep(0.01)
+    out["idle_again"] = where()
+
+    # Calls that typically take over 2 ms (a slow disk) leave the hub even when it is idle,
+    # and come back once they are quick again.
+    real_sleep = patcher.original("time").sleep
+    slow = []
+    for _ in range(10):
+        before = runner.calls
+        offload.run_blocking(lambda: real_sleep(0.005))
+        slow.append(runner.calls - before)
+    out["slow_offloaded"] = slow
+    for _ in range(30):
+        offload.run_blocking(lambda: None)
+    out["quick_again"] = where()
+    print(json.dumps(out))
+''')
+
+
+def test_blocking_calls_run_on_the_hub_only_when_it_has_nothing_else_to_do():
+    done = subprocess.run([sys.executable, "-c", IDLE_SCRIPT], capture_output=True, text=True,
+                          timeout=120, cwd=str(ROOT))
+    assert done.returncode == 0, done.stderr[-3000:]
+    out = json.loads(done.stdout.strip().splitlines()[-1])
+    here, away = {"inline": True, "offloaded": 0}, {"inline": False, "offloaded": 1}
+    assert out["idle"] is True
+    assert out["alone"] == here
+    assert out["green_thread_ready"] == away
+    assert out["timer_due"] == away
+    assert out["timer_later"] == here
+    assert out["socket_readable"] == away
+    assert out["read"] == "x"
+    assert out["idle_again"] == here
+    assert out["slow_offloaded"][0] == 0, "the first slow call finds the hub idle"
+    assert out["slow_offloaded"][3:] == [1] * 7, "once calls are typically slow, they leave the hub"
+    assert out["quick_again"] == here
+
+
 def test_offload_is_not_available_without_eventlet_patching():
     # This test process is not monkey-patched (the suite runs threaded).
     assert offload.available() is False

@@ -97,14 +97,15 @@ def run_once(key, status, write):
 
 def durable_commit(connection=None):
     """Commit `connection`'s transaction (db.session's when None); under eventlet, SQLite's
-    commit (its fsync) runs off the hub.
+    commit (its fsync) runs off the hub unless the hub has nothing else to do.
 
     sqlite3 releases the GIL while it waits on the disk, so on another OS thread the hub keeps
     serving sockets meanwhile instead of stalling for the fsync (services/offload.py; eventlet's
-    own thread pool where that is not available)."""
+    own thread pool where that is not available). When nothing else waits, handing the commit
+    to that thread only adds two wake-ups."""
     target, dialect = executor(connection)
     if offload.available() and dialect.name == "sqlite":
-        offload.run_off_hub(pooled_connection(connection).dbapi_connection.commit)
+        offload.run_blocking(pooled_connection(connection).dbapi_connection.commit)
     target.commit()  # SQLAlchemy's bookkeeping; the sqlite3 commit above left nothing to do
 
 
