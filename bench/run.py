@@ -4,6 +4,7 @@
     .venv/bin/pip install -r bench/requirements.txt
     .venv/bin/python bench/run.py --quick --servers devtracker     # about a minute
     .venv/bin/python bench/run.py --sizes 1000,5000                # the real thing
+    .venv/bin/python bench/run.py --postgresql postgresql://postgres@127.0.0.1:5432/postgres
 
 See bench/README.md for what each scenario measures.
 """
@@ -95,6 +96,10 @@ def parse_args(argv=None):
                    help="output folder (default bench/results)")
     p.add_argument("--database-url", default=None,
                    help="the real server's DATABASE_URL (default: a fresh SQLite file per start)")
+    p.add_argument("--postgresql", metavar="URL", default=None,
+                   help="a PostgreSQL server (any database on it): the real server also runs the "
+                        "rooms and notifications scenarios there, in a fresh database dropped "
+                        "afterwards, as the column devtracker-pg, in the same run")
     p.add_argument("--devices-per-user", type=int, default=1,
                    help="sockets per user in the connect storm (default 1: every socket a user)")
     p.add_argument("--storm-timeout", type=float, default=None,
@@ -126,6 +131,11 @@ def parse_args(argv=None):
         p.error("--deflate-share is a share between 0 and 1")
     if not 1 <= args.client_procs <= 64:
         p.error("--client-procs must be between 1 and 64")
+    if args.postgresql:
+        if not args.postgresql.startswith(("postgresql:", "postgresql+", "postgres:")):
+            p.error("--postgresql takes a postgresql:// URL")
+        at = servers.index("devtracker") + 1 if "devtracker" in servers else 0
+        servers.insert(at, "devtracker-pg")
     plan = Plan(quick=args.quick, servers=servers, sizes=sizes,
                 scenarios=tuple(n for n in SCENARIO_NAMES if n in scenario_names), deflate_share=args.deflate_share,
                 client_procs=args.client_procs, devices_per_user=max(1, args.devices_per_user),
@@ -221,6 +231,8 @@ def bench_server(name, plan, pool, status, log_dir, data_dir, database_url, part
         return run_phase(server, pool, plan, status, errors, label, body)
 
     wanted = set(plan.scenarios)
+    if getattr(server, "scenarios", None) is not None:
+        wanted &= server.scenarios
     if "rooms" in wanted:
         scen["roomFanout"] = phase("task-room fan-out", lambda bench: [
             scenarios.room_fanout(bench, viewers) for viewers in plan.room_viewers]) or []
@@ -238,6 +250,16 @@ def bench_server(name, plan, pool, status, log_dir, data_dir, database_url, part
     if "churn" in wanted and "churn" in server.features:
         scen["churn"] = phase("presence churn", scenarios.presence_churn)
     return {"scenarios": scen, "errors": errors}
+
+
+def postgresql_database(server_url):
+    """A fresh database on that PostgreSQL server, as a context manager (dropped on exit)."""
+    root = os.path.dirname(HERE)
+    if root not in sys.path:
+        sys.path.insert(0, root)
+    from tests.databases import fresh_database  # the test suite's throwaway databases
+
+    return fresh_database(server_url, "devtracker_bench")
 
 
 def _terminate(signum, frame):
@@ -258,18 +280,22 @@ def main(argv=None):
     data_dir = tempfile.mkdtemp(prefix="devtracker-bench-")  # SQLite files, removed at the end
     started = time.time()
     load_before = os.getloadavg()
+    databases = contextlib.ExitStack()
     pool = WorkerPool(plan.client_procs)
     status = Status(pool)
     results = {}
     try:
         for name in plan.servers:
-            results[name] = bench_server(name, plan, pool, status, log_dir, data_dir,
-                                         args.database_url, results)
+            url = args.database_url
+            if name == "devtracker-pg":
+                url = databases.enter_context(postgresql_database(args.postgresql))
+            results[name] = bench_server(name, plan, pool, status, log_dir, data_dir, url, results)
     except KeyboardInterrupt:
         status.say("interrupted: writing what was measured so far")
     finally:
         status.stop()
         pool.close()
+        databases.close()
     report = {"startedAt": time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(started)),
               "seconds": round(time.time() - started, 1),
               "machine": machine_info() | {"loadAverageBefore": load_before,

@@ -261,6 +261,7 @@ class Server:
 class DevTracker(Server):
     name = "devtracker"
     features = frozenset({"notify", "churn"})
+    scenarios = None    # all of them
 
     def __init__(self, log_dir, secret, database_url=None, data_dir=None):
         super().__init__(log_dir, secret)
@@ -346,10 +347,19 @@ class NodeReference(Reference):
         return ["node", self.script, "--port", str(self.port)]
 
 
+class DevTrackerPostgres(DevTracker):
+    """The real server on PostgreSQL (`run.py --postgresql`): the scenarios that write."""
+
+    name = "devtracker-pg"
+    scenarios = frozenset({"rooms", "notifications"})
+
+
 def make_server(name, log_dir, database_url=None, secret=None, data_dir=None):
     secret = secret or secrets.token_hex(20)  # 40 characters
     if name == "devtracker":
         return DevTracker(log_dir, secret, database_url, data_dir)
+    if name == "devtracker-pg":
+        return DevTrackerPostgres(log_dir, secret, database_url, data_dir)
     return {"flask": FlaskReference, "node": NodeReference}[name](log_dir, secret)
 
 

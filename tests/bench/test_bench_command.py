@@ -97,3 +97,52 @@ def test_one_scenario_alone(tmp_path):
     [org] = scen["orgFanout"]
     assert org["sustained"] and org["steps"][0]["delivered"] == 50 * org["steps"][0]["messages"]
     assert scen["roomFanout"] == [] and "notify" not in scen and "churn" not in scen
+
+
+def test_postgresql_option_is_checked():
+    sys.path.insert(0, os.path.join(ROOT, "bench"))
+    from run import parse_args
+
+    args, plan = parse_args(["--postgresql", "postgresql://pg.invalid/x"])
+    assert plan.servers == ["devtracker", "devtracker-pg", "flask", "node"]
+    assert parse_args(["--servers", "node", "--postgresql", "postgresql://h/x"])[1].servers == [
+        "devtracker-pg", "node"]
+    with pytest.raises(SystemExit):
+        parse_args(["--postgresql", "sqlite:///x.db"])
+    with pytest.raises(SystemExit):
+        parse_args(["--servers", "devtracker-pg"])  # only through --postgresql
+
+
+@pytest.mark.integration
+def test_postgresql_column_in_the_same_run(tmp_path, postgres_url):
+    """`--postgresql` adds the real server on PostgreSQL as a column of the same run, for the
+    scenarios that write, in a database of its own that is gone afterwards."""
+    from sqlalchemy import create_engine, text
+
+    from devtracker.config import normalise_database_url
+
+    result = subprocess.run([sys.executable, RUN, "--quick", "--servers", "devtracker", "--scenarios",
+                             "rooms,notifications,churn", "--postgresql", postgres_url,
+                             "--out", str(tmp_path)], cwd=ROOT, capture_output=True, text=True,
+                            timeout=240)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert result.stdout.splitlines()[0].split()[2:] == ["devtracker", "devtracker-pg"]  # the columns
+    [json_path] = glob.glob(str(tmp_path / "*.json"))
+    report = json.load(open(json_path))
+    assert report["plan"]["servers"] == ["devtracker", "devtracker-pg"]
+    sqlite, pg = (report["servers"][name] for name in ("devtracker", "devtracker-pg"))
+    assert sqlite["errors"] == [] and pg["errors"] == []
+    assert "churn" in sqlite["scenarios"] and "churn" not in pg["scenarios"]
+    for room in pg["scenarios"]["roomFanout"]:
+        assert room["step"]["completeMessages"] == room["step"]["messages"]
+    steps = pg["scenarios"]["notify"]["steps"]
+    assert steps and all(step["completeMessages"] == step["messages"] for step in steps)
+    assert number(steps[-1]["latencyMs"]["p99"])
+    engine = create_engine(normalise_database_url(postgres_url))
+    try:
+        with engine.connect() as conn:
+            left = conn.execute(text("SELECT datname FROM pg_database "
+                                     "WHERE datname LIKE 'devtracker_bench%'")).scalars().all()
+    finally:
+        engine.dispose()
+    assert left == []
