@@ -2,6 +2,7 @@
 and returns plain data for the JSON. Every loop is bounded in count and in time."""
 import gc
 import itertools
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor, wait
 
@@ -206,6 +207,64 @@ def ladder(bench, trigger, rates, duration, expected_per_message, label):
     return steps
 
 
+class RssPeak:
+    """The server's highest RSS while the block runs (read every 0.2 s on a thread)."""
+
+    def __init__(self, server, every=0.2):
+        self.server, self.every, self.kib = server, every, None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, daemon=True)
+
+    def read(self):
+        """The server's RSS now (counted in the peak)."""
+        rss = self.server.rss_kib()
+        if rss:
+            self.kib = max(self.kib or 0, rss)
+        return rss
+
+    def _watch(self):
+        while True:
+            self.read()
+            if self._stop.wait(self.every):
+                return
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+
+
+DRAIN_TIMEOUT = 120.0
+
+
+def written_out(bench, sockets, timeout):
+    """Broadcast one marker and wait until `sockets` sockets read it: each socket then has
+    everything the server sent it before (a socket's frames arrive in order). Returns the
+    seconds it took, or None when it timed out.
+
+    A connect storm's last presence events and `presence:list`s (one per new socket, listing
+    everyone online: ~1.2 MiB at 10,000 users) are still being written when the last socket is
+    ready, and a socket whose client reads slowly keeps its share in the server until it is
+    read: RSS then stands still, with the server idle, at up to twice what the sockets hold."""
+    if not sockets:
+        return 0.0
+    bench.pool.call_all("watch", ["system:bench"])
+    baseline = bench.deliveries()
+    started = time.time()
+    bench.server.broadcast({"seq": next(bench.seq), "sentAt": started, "bench": ""})
+    deadline = started + timeout
+    while bench.deliveries() - baseline < sockets:
+        if time.time() > deadline:
+            return None
+        time.sleep(0.05)
+    bench.pool.call_all("watch", [])
+    bench.drain()
+    return round(time.time() - started, 2)
+
+
 def settled_rss(server, wait):
     """The server's RSS once it is at rest: two readings 0.5 s apart within 1 % while the server
     used under a tenth of a core between them, or after `wait` seconds. When the last socket is
@@ -237,13 +296,17 @@ def connect_storm_and_org_fanout(bench, size, fanout=True):
     bench.status.update(scenario=f"connect storm {size}")
     rss_before = server.rss_kib()
     started = time.time()
-    storm = open_population(bench, size, "org", devices=plan.devices_per_user, bulk=True)
-    time.sleep(plan.settle)
-    rss_at_ready = server.rss_kib()
+    with RssPeak(server) as peak:
+        storm = open_population(bench, size, "org", devices=plan.devices_per_user, bulk=True)
+        time.sleep(plan.settle)
+        rss_at_ready = peak.read()
+        bench.status.update(scenario=f"connect storm {size}: until every socket read what it was sent")
+        drained = written_out(bench, client_health(bench, started)["live"], DRAIN_TIMEOUT)
     rss_after = settled_rss(server, plan.rss_wait)
     storm.update(client_health(bench, started))
     # Per socket the server still holds (it may have dropped some of those that were ready).
-    storm.update(rssBeforeKiB=rss_before, rssAtReadyKiB=rss_at_ready, rssAfterKiB=rss_after,
+    storm.update(rssBeforeKiB=rss_before, rssAtReadyKiB=rss_at_ready, rssPeakKiB=peak.kib,
+                 drainedSeconds=drained, rssAfterKiB=rss_after,
                  kibPerSocket=round((rss_after - rss_before) / storm["live"], 1)
                  if storm["live"] and rss_after and rss_before else None)
     try:

@@ -59,6 +59,8 @@ def test_quick_run_against_the_real_server(tmp_path):
     [storm] = scen["connectStorm"]
     assert storm["ready"] == storm["target"] == 50
     assert number(storm["seconds"]) and number(storm["kibPerSocket"])
+    assert number(storm["drainedSeconds"]), "every socket read the marker before memory was read"
+    assert storm["rssPeakKiB"] >= storm["rssAtReadyKiB"]
 
     assert [room["viewers"] for room in scen["roomFanout"]] == [10, 50]
     for room in scen["roomFanout"]:
