@@ -6,7 +6,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.ticker import FuncFormatter, NullFormatter  # noqa: E402
 
-COLORS = {"devtracker": "tab:blue", "devtracker-pg": "tab:purple", "flask": "tab:orange", "node": "tab:green"}
+COLORS = {"devtracker": "tab:blue", "devtracker-pg": "tab:purple", "flask": "tab:orange",
+          "node": "tab:green"}
 BUDGET_MS = 1000.0
 
 

@@ -252,17 +252,19 @@ def written_out(bench, sockets, timeout):
     if not sockets:
         return 0.0
     bench.pool.call_all("watch", ["system:bench"])
-    baseline = bench.deliveries()
-    started = time.time()
-    bench.server.broadcast({"seq": next(bench.seq), "sentAt": started, "bench": ""})
-    deadline = started + timeout
-    while bench.deliveries() - baseline < sockets:
-        if time.time() > deadline:
-            return None
-        time.sleep(0.05)
-    bench.pool.call_all("watch", [])
-    bench.drain()
-    return round(time.time() - started, 2)
+    try:
+        baseline = bench.deliveries()
+        started = time.time()
+        bench.server.broadcast({"seq": next(bench.seq), "sentAt": started, "bench": ""})
+        deadline = started + timeout
+        while bench.deliveries() - baseline < sockets:
+            if time.time() > deadline:
+                return None
+            time.sleep(0.05)
+        return round(time.time() - started, 2)
+    finally:
+        bench.pool.call_all("watch", [])
+        bench.drain()  # the marker is no step's
 
 
 def settled_rss(server, wait):

@@ -83,11 +83,16 @@ SCRIPT = textwrap.dedent('''
 ''')
 
 
-def test_offload_runs_calls_on_its_thread_while_the_hub_runs():
-    done = subprocess.run([sys.executable, "-c", SCRIPT], capture_output=True, text=True,
+def run_script(script):
+    """Run `script` in a fresh interpreter; the JSON it printed last."""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                           timeout=120, cwd=str(ROOT))
     assert done.returncode == 0, done.stderr[-3000:]
-    out = json.loads(done.stdout.strip().splitlines()[-1])
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def test_offload_runs_calls_on_its_thread_while_the_hub_runs():
+    out = run_script(SCRIPT)
     assert out["available"] is True
     assert out["same_runner"] is True
     assert out["value"] == 42
@@ -165,10 +170,7 @@ IDLE_SCRIPT = textwrap.dedent('''
 
 
 def test_blocking_calls_run_on_the_hub_only_when_it_has_nothing_else_to_do():
-    done = subprocess.run([sys.executable, "-c", IDLE_SCRIPT], capture_output=True, text=True,
-                          timeout=120, cwd=str(ROOT))
-    assert done.returncode == 0, done.stderr[-3000:]
-    out = json.loads(done.stdout.strip().splitlines()[-1])
+    out = run_script(IDLE_SCRIPT)
     here, away = {"inline": True, "offloaded": 0}, {"inline": False, "offloaded": 1}
     assert out["idle"] is True
     assert out["alone"] == here

@@ -42,7 +42,8 @@ def run_off_hub(call):
 
 
 INLINE_LIMIT_SECONDS = 0.002  # calls that typically take longer always leave the hub
-_typical = [0.0]               # a moving average of run_blocking's calls, in seconds
+_typical = [0.0]               # a moving average of run_blocking's calls (wall time, any wait
+                               # for the thread included), in seconds
 
 
 def run_blocking(call):
