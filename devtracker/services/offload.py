@@ -10,8 +10,8 @@ A thread costs a wake-up of that thread and then one of the hub, which after a m
 idleness (the CPU asleep) adds ~0.2 ms to a commit (0.55 against 0.37 ms measured here after
 50 ms idle). When the hub has nothing else to do (no green thread ready, no timer due, no
 socket readable), nobody would be served during the call anyway: `run_blocking` then makes it
-right here, unless one of the last such calls took over 2 ms (a slow or stalling disk), which
-could delay what arrives meanwhile.
+right here, unless one of the last 32 such calls took over 10 ms (a slow or stalling disk),
+which could delay what arrives meanwhile.
 
 The waiting green thread cannot abandon a call: if it is killed while the thread is still in
 the call (the connection is in use there), it waits for the call to end, then dies.
@@ -42,14 +42,14 @@ def run_off_hub(call):
     return tpool.execute(call)
 
 
-INLINE_LIMIT_SECONDS = 0.002  # after a call that took longer, calls leave the hub for a while
+INLINE_LIMIT_SECONDS = 0.010  # after a call that took longer, calls leave the hub for a while
 _recent = collections.deque(maxlen=32)  # how long the last calls took (wall time, seconds)
 
 
 def run_blocking(call):
     """Run a blocking `call()`: right here when the hub has nothing else to do and none of the
-    last 32 such calls took over 2 ms (a disk that stalls now and then: its calls leave the
-    hub), else off the hub."""
+    last 32 such calls took over 10 ms (a disk that stalls now and then: its calls leave the
+    hub; a healthy one's fsync has a tail of 2–3 ms), else off the hub."""
     started = time.perf_counter()
     try:
         if (not _recent or max(_recent) <= INLINE_LIMIT_SECONDS) and hub_is_idle():
