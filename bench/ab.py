@@ -3,6 +3,7 @@
 
     .venv/bin/python bench/ab.py --base HEAD~1                 # room updates, one every 50 ms
     .venv/bin/python bench/ab.py --base main --call notify --gap 0
+    .venv/bin/python bench/ab.py --base main --call typing      # a socket event and its ack
     .venv/bin/python bench/ab.py --base main --database-url postgresql://postgres@127.0.0.1:5432/test
 
 This machine's speed moves by ±20 % within minutes, so two runs of `bench/run.py` minutes apart
@@ -16,12 +17,14 @@ differed by 20 %). Prints each server's call latency and its CPU per call (which
 it does while idle between calls).
 """
 import argparse
+import asyncio
 import contextlib
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -36,12 +39,15 @@ if ROOT not in sys.path:
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(
-        prog="bench/ab.py", description="Feed two revisions of the server the same REST calls, in turn, "
-                                        "and compare their latency and CPU per call.")
+        prog="bench/ab.py", description="Feed two revisions of the server the same calls (REST, or "
+                                        "socket events), in turn, and compare their latency and CPU "
+                                        "per call.")
     parser.add_argument("--base", default="HEAD", help="git revision of server A (default HEAD; B is "
                                                        "this checkout as it is, uncommitted changes included)")
-    parser.add_argument("--call", choices=("room", "notify"), default="room",
-                        help="POST /task/update (room) or POST /notify/<user> (default room)")
+    parser.add_argument("--call", choices=("room", "notify", "typing"), default="room",
+                        help="POST /task/update (room), POST /notify/<user>, or the socket event "
+                             "task:typing with its ack, over a websocket joined to the task "
+                             "(default room)")
     parser.add_argument("--calls", type=int, default=400, help="calls to each server (default 400)")
     parser.add_argument("--gap", type=float, default=0.05,
                         help="seconds between calls (default 0.05; 0 for back to back)")
@@ -69,25 +75,60 @@ def percentile(values, share):
     return values[min(len(values) - 1, int(share * len(values)))]
 
 
-def call(server, kind, i):
+class EventCaller:
+    """One websocket per server (bench/lean.py) on an event loop thread of its own, joined to the
+    task: `typing(server, i)` sends task:typing and waits for its ack."""
+
+    def __init__(self, servers):
+        from lean import LeanSocket
+
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+        self.sockets = {}
+        for server in servers:
+            auth = {"token": server.token("ab-typist", username="Ab Typist")}
+            sock = self._run(LeanSocket(server.url, auth).connect())
+            if not self._run(sock.call("task:join", "ab-task")).get("success"):
+                raise RuntimeError("task:join failed")
+            self.sockets[server] = sock
+
+    def _run(self, coroutine):
+        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(60)
+
+    def typing(self, server, i):
+        ack = self._run(self.sockets[server].call("task:typing", {"taskId": "ab-task",
+                                                                 "isTyping": i % 2 == 0}))
+        return 200 if isinstance(ack, dict) and ack.get("success") else ack
+
+    def close(self):
+        for sock in self.sockets.values():
+            self._run(sock.close())
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(5)
+
+
+def call(server, kind, i, events=None):
     data = {"seq": i, "bench": "x" * 200}
     if kind == "room":
         return server.room_update("ab-task", data)
+    if kind == "typing":
+        return events.typing(server, i)
     return server.notify(f"ab-{i % 1000}", data)
 
 
-def compare(servers, kind, calls, gap, progress=print):
+def compare(servers, kind, calls, gap, progress=print, events=None):
     """Warm both up, then alternate; {name: (latencies ms, CPU µs per call)}."""
     for i in range(50):
         for server in servers.values():
-            call(server, kind, i)
+            call(server, kind, i, events)
     latencies = {name: [] for name in servers}
     cpu_before = {name: server.cpu_seconds() for name, server in servers.items()}
     order = list(servers.items())
     for i in range(calls):
         for name, server in order if i % 2 else order[::-1]:
             started = time.perf_counter()
-            status = call(server, kind, i)
+            status = call(server, kind, i, events)
             latencies[name].append((time.perf_counter() - started) * 1000)
             if status not in (200, 201):
                 raise RuntimeError(f"server {name} answered {status}")
@@ -109,6 +150,7 @@ def main(argv=None):
         print(f"error: cannot check out {args.base!r}: {checkout.stderr.strip()}", file=sys.stderr)
         return 2
     servers = {}
+    events = None
     databases = contextlib.ExitStack()
     try:
         urls = {}
@@ -127,13 +169,17 @@ def main(argv=None):
             servers[name] = server.start()
         if not args.no_pin and not pin(servers.values()):
             print("one core: the servers and this process share it", flush=True)
-        results = compare(servers, args.call, args.calls, args.gap)
+        if args.call == "typing":
+            events = EventCaller(servers.values())
+        results = compare(servers, args.call, args.calls, args.gap, events=events)
         print(f"{args.call}, one call every {args.gap * 1000:.0f} ms, {args.calls} calls each "
               f"(A: {args.base}, B: this checkout; {'PostgreSQL' if urls else 'SQLite'})")
         for name, (latencies, cpu) in results.items():
             print(f"  {name}: p50 {percentile(latencies, 0.5):.2f} ms, p90 {percentile(latencies, 0.9):.2f}, "
                   f"p99 {percentile(latencies, 0.99):.2f}; {cpu:.0f} µs of server CPU per call")
     finally:
+        if events is not None:
+            events.close()
         for server in servers.values():
             server.stop()
         databases.close()

@@ -278,7 +278,7 @@ class DevTracker(Server):
         return {**super().env(), "PORT": str(self.port), "HOST": "127.0.0.1", "DATABASE_URL": url,
                 "JWT_SECRET_KEY": self.secret, "DEVTRACKER_ENV": "development",
                 "RATELIMIT_ENABLED": "false", "SOCKET_EVENT_RATE": "1000",
-                "SOCKET_EVENT_BURST": "1000", "JOIN_EVENT_RATE": "1000",
+                "SOCKET_EVENT_BURST": "1000", "JOIN_EVENT_RATE": "1000", "TYPING_EVENT_RATE": "1000",
                 "MAX_CONNECTIONS": "12000", "LOG_LEVEL": "WARNING"}
 
     def ready_path(self):
