@@ -42,6 +42,7 @@ def register_extensions(app):
     from .extensions import db, jwt, limiter, migrate, socketio
     from .metrics import init_metrics
     from .realtime import client_manager, init_namespace, init_presence
+    from .realtime.context import socketio_path_rules
     from .realtime.cors import origin_checker
 
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite:///"):
@@ -65,10 +66,13 @@ def register_extensions(app):
         max_http_buffer_size=max(app.config["MAX_CONTENT_LENGTH"], app.config["MAX_SOCKET_MESSAGE_BYTES"] * 2),
         # One socket's events are handled in order: a join is done before the typing after it.
         async_handlers=False,
+        # Sockets authenticate with a token; no copy of the cookie session per socket.
+        manage_session=False,
         logger=False,
         engineio_logger=False,
     )
     init_namespace(app, socketio)
+    socketio_path_rules(app)
     if not app.config["WEBSOCKET_COMPRESSION"]:
         from .realtime.compression import DeclineCompression
 
