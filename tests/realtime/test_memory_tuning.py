@@ -1,4 +1,11 @@
-"""devtracker/realtime/memory.py: the lazy websocket writer and the heap trimmer, in-process."""
+"""devtracker/realtime/memory.py: the lazy websocket writer, the heap trimmer and the short deques
+(those in a subprocess: they change eventlet's modules)."""
+import collections
+import json
+import os
+import subprocess
+import sys
+import textwrap
 import warnings
 
 import pytest
@@ -7,8 +14,11 @@ warnings.filterwarnings("ignore", message=r"(?s).*Eventlet is deprecated")
 eventlet = pytest.importorskip("eventlet")
 from eventlet.queue import Queue  # noqa: E402
 
-from devtracker.realtime.memory import WRITER_QUALNAME, LazyWriter, MallocTrimmer  # noqa: E402
+from devtracker.realtime.memory import (WRITER_QUALNAME, LazyWriter, MallocTrimmer,  # noqa: E402
+                                        ShortDeque)
 from tests.conftest import require_service  # noqa: E402
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 class Pkt:
@@ -95,3 +105,68 @@ def test_the_trimmer_trims_only_when_much_more_is_free():
     del blocks
     assert trimmer.check() is True
     assert trimmer.check() is False  # nothing new to give back
+
+
+def test_a_short_deque_is_a_fifo_with_the_methods_eventlet_uses():
+    queue = ShortDeque()
+    assert not queue and len(queue) == 0
+    queue.append("a")
+    queue.extend(["b", "c", "d"])
+    assert "b" in queue and len(queue) == 4
+    queue.remove("c")
+    assert [queue.popleft(), queue.popleft()] == ["a", "b"]
+    assert queue.popleft() == "d" and not queue
+    queue.append("e")
+    queue.clear()
+    assert not queue
+    with pytest.raises(IndexError):
+        queue.popleft()
+    assert sys.getsizeof(ShortDeque()) < sys.getsizeof(collections.deque()) / 10
+
+
+SHORT_DEQUES = textwrap.dedent('''
+    import warnings
+    warnings.filterwarnings("ignore", message=r"(?s).*Eventlet is deprecated")
+    import eventlet
+    eventlet.monkey_patch()
+    import json, socket, threading
+    from eventlet import greenthread, semaphore, websocket
+    from devtracker.realtime import memory
+
+    assert memory._short_deques() is True
+    lock, order = semaphore.Semaphore(1), []
+
+    def holder(n):
+        with lock:
+            order.append(n)
+            eventlet.sleep(0.01)
+
+    threads = [eventlet.spawn(holder, n) for n in range(5)]  # four wait, in order
+    exits = []
+    threads[0].link(lambda gt: exits.append("first"))
+    threads[0].link(lambda gt: exits.append("second"))
+    for thread in threads:
+        thread.wait()
+    eventlet.sleep(0)
+    a, b = socket.socketpair()
+    ws = websocket.RFC6455WebSocket(a, {}, 13)
+    frame = lambda text: bytes([0x81, 0x80 | len(text), 0, 0, 0, 0]) + text  # masked (by zeros)
+    b.sendall(frame(b"hi") + frame(b"yo"))  # two text frames, read together
+    received = [ws.wait(), ws.wait()]
+    print(json.dumps({
+        "order": order, "exits": exits, "received": received,
+        "types": [type(lock._waiters).__name__, type(threads[0]._exit_funcs).__name__,
+                  type(ws._msgs).__name__, type(threading.Lock()._waiters).__name__],
+    }))
+''')
+
+
+def test_eventlets_per_socket_deques_become_short_ones_and_keep_working():
+    done = subprocess.run([sys.executable, "-c", SHORT_DEQUES], capture_output=True, text=True,
+                          timeout=120, cwd=ROOT)
+    assert done.returncode == 0, done.stderr[-3000:]
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert result["order"] == [0, 1, 2, 3, 4]  # waiters woken first come, first served
+    assert result["exits"] == ["first", "second"]
+    assert result["received"] == ["hi", "yo"]
+    assert result["types"] == ["ShortDeque"] * 4
