@@ -4,6 +4,7 @@
     .venv/bin/python bench/ab.py --base HEAD~1                 # room updates, one every 50 ms
     .venv/bin/python bench/ab.py --base main --call notify --gap 0
     .venv/bin/python bench/ab.py --base main --call typing      # a socket event and its ack
+    .venv/bin/python bench/ab.py --base main --viewers 100      # room updates fanned out to 100
     .venv/bin/python bench/ab.py --base main --database-url postgresql://postgres@127.0.0.1:5432/test
 
 This machine's speed moves by ±20 % within minutes, so two runs of `bench/run.py` minutes apart
@@ -51,6 +52,9 @@ def parse_args(argv=None):
     parser.add_argument("--calls", type=int, default=400, help="calls to each server (default 400)")
     parser.add_argument("--gap", type=float, default=0.05,
                         help="seconds between calls (default 0.05; 0 for back to back)")
+    parser.add_argument("--viewers", type=int, default=0,
+                        help="websockets per server joined to the task (reading what its room is "
+                             "sent: room updates fan out to them; default 0)")
     parser.add_argument("--no-pin", action="store_true",
                         help="leave the servers and this process wherever the scheduler puts them")
     parser.add_argument("--database-url", metavar="URL",
@@ -76,33 +80,37 @@ def percentile(values, share):
 
 
 class EventCaller:
-    """One websocket per server (bench/lean.py) on an event loop thread of its own, joined to the
-    task: `typing(server, i)` sends task:typing and waits for its ack."""
+    """Websockets (bench/lean.py) to each server, on an event loop thread of their own, all
+    joined to the task: one that sends task:typing (`typing(server, i)` waits for its ack), and
+    `viewers` that only read what the room is sent."""
 
-    def __init__(self, servers):
+    def __init__(self, servers, viewers=0):
         from lean import LeanSocket
 
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self.thread.start()
-        self.sockets = {}
+        self.sockets, self.typists = [], {}
         for server in servers:
-            auth = {"token": server.token("ab-typist", username="Ab Typist")}
-            sock = self._run(LeanSocket(server.url, auth).connect())
-            if not self._run(sock.call("task:join", "ab-task")).get("success"):
-                raise RuntimeError("task:join failed")
-            self.sockets[server] = sock
+            for n in range(viewers + 1):
+                user = "ab-typist" if n == 0 else f"ab-viewer-{n}"
+                sock = self._run(LeanSocket(server.url, {"token": server.token(user)}).connect())
+                self.sockets.append(sock)
+                if not self._run(sock.call("task:join", "ab-task")).get("success"):
+                    raise RuntimeError("task:join failed")
+                if n == 0:
+                    self.typists[server] = sock
 
     def _run(self, coroutine):
         return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(60)
 
     def typing(self, server, i):
-        ack = self._run(self.sockets[server].call("task:typing", {"taskId": "ab-task",
+        ack = self._run(self.typists[server].call("task:typing", {"taskId": "ab-task",
                                                                  "isTyping": i % 2 == 0}))
         return 200 if isinstance(ack, dict) and ack.get("success") else ack
 
     def close(self):
-        for sock in self.sockets.values():
+        for sock in self.sockets:
             self._run(sock.close())
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(5)
@@ -169,10 +177,11 @@ def main(argv=None):
             servers[name] = server.start()
         if not args.no_pin and not pin(servers.values()):
             print("one core: the servers and this process share it", flush=True)
-        if args.call == "typing":
-            events = EventCaller(servers.values())
+        if args.call == "typing" or args.viewers:
+            events = EventCaller(servers.values(), args.viewers)
         results = compare(servers, args.call, args.calls, args.gap, events=events)
-        print(f"{args.call}, one call every {args.gap * 1000:.0f} ms, {args.calls} calls each "
+        print(f"{args.call}, one call every {args.gap * 1000:.0f} ms, {args.calls} calls each, "
+              f"{args.viewers} viewers "
               f"(A: {args.base}, B: this checkout; {'PostgreSQL' if urls else 'SQLite'})")
         for name, (latencies, cpu) in results.items():
             print(f"  {name}: p50 {percentile(latencies, 0.5):.2f} ms, p90 {percentile(latencies, 0.9):.2f}, "

@@ -18,11 +18,12 @@ def test_help_exits_zero():
     assert "--base" in result.stdout and "--gap" in result.stdout
 
 
-@pytest.mark.parametrize("call", ["notify", "typing"])  # a REST call; a socket event and its ack
+@pytest.mark.parametrize("call", [["notify"], ["typing"], ["room", "--viewers", "3"]],
+                         ids=["notify", "typing", "room-with-viewers"])
 def test_two_revisions_are_fed_the_same_calls_and_both_are_reported(call):
     worktrees_before = subprocess.run(["git", "-C", ROOT, "worktree", "list"], capture_output=True,
                                       text=True).stdout
-    result = subprocess.run([sys.executable, AB, "--base", "HEAD", "--call", call, "--calls", "5",
+    result = subprocess.run([sys.executable, AB, "--base", "HEAD", "--call", *call, "--calls", "5",
                              "--gap", "0"], cwd=ROOT, capture_output=True, text=True, timeout=180)
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
     lines = {m.group(1): m.groups()[1:] for m in re.finditer(
