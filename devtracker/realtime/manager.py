@@ -1,5 +1,6 @@
 """The Socket.IO client manager: python-socketio's, with the replay gate in front of emits and,
 under eventlet, the broadcast fast path behind them (fastpath.py)."""
+import contextlib
 import json
 import time
 
@@ -68,6 +69,9 @@ class FastEmitMixin:
     is not held back because some other user was (at 1,000 notifications a second, each waited
     for the previous one's quiet period).
 
+    Emits made inside `together()` (one change told as several events: a task update and its
+    activity) are collected and written at the end of the block, one write per socket.
+
     An emit with nothing before it goes out at once, and a socket with something collected gets
     it in the same write as the next emit that cannot wait. Every packet a socket is sent
     outside this class (acks, the handshake) first flushes what is collected for it, so each
@@ -87,6 +91,7 @@ class FastEmitMixin:
     _quiet_long = 0.0  # the same for lazy events: as long as that delivery took, when longer
     _flush_timer = None
     _flush_at = 0.0
+    _together = 0  # inside together(): collect every emit, write them all when the block ends
 
     def emit(self, event, data, namespace, room=None, skip_sid=None, callback=None, to=None,
              **kwargs):
@@ -128,19 +133,36 @@ class FastEmitMixin:
         eio_pkt = eio_packet.Packet(eio_packet.MESSAGE, encoded)
         return self.frame(eio_pkt.encode()), eio_pkt
 
+    @contextlib.contextmanager
+    def together(self):
+        """Emits inside the block reach each socket in one write when it ends, in order (with the
+        fast path; without it they go out as they are made). Nothing in the block may yield to
+        other green threads before it ends, or they would see the emits held."""
+        if self.send_idle is None:
+            yield
+            return
+        self._together += 1
+        try:
+            yield
+        finally:
+            self._together -= 1
+            if not self._together:
+                self.flush()
+
     # --- delivery -------------------------------------------------------------------------------
     def _deliver(self, encoded, eio_sids, lazy=False):
         now = time.monotonic()
         until = self._quiet_long if lazy else self._quiet_short
         pending = self._pending
-        if now < until:  # collect it; written when the quiet period ends
+        if self._together or now < until:  # collect it; written when the block or quiet period ends
             for eio_sid in eio_sids:
                 items = pending.get(eio_sid)
                 if items is None:
                     pending[eio_sid] = [encoded]
                 else:
                     items.append(encoded)
-            self._schedule_flush(until)
+            if not self._together:
+                self._schedule_flush(until)
             return
         if len(eio_sids) < self.small_delivery and self.coalesce_seconds:
             self._deliver_few(encoded, eio_sids, now)
@@ -312,3 +334,8 @@ class RealtimeRedisManager(socketio.RedisManager, RealtimeManager):
     The method order puts the gate between Redis and local delivery: messages arriving from
     Redis (`_handle_emit`) pass `GatedEmitMixin.emit` before reaching this node's sockets.
     """
+
+    def together(self):
+        """Emits go out through Redis and reach this node's sockets as the listener receives
+        them, one by one: there is nothing to write together here."""
+        return contextlib.nullcontext()

@@ -1,6 +1,6 @@
 """Task updates: recorded as activity, pushed to the task room and the owner's sockets."""
 from ..models import Activity
-from ..realtime.emitter import emit
+from ..realtime.emitter import emit, together
 from ..realtime.rooms import task_room, user_room
 from .activity import ACTIVITY_LOCK, activity_row, stream_activity
 from .actors import resolve_actor
@@ -34,8 +34,9 @@ def publish_task_update(principal, fields, idempotency=None):
 
     def publish(body):
         rooms = [task_room(task_id)] + ([user_room(owner_id)] if owner_id else [])
-        emit("task:updated", body["update"], to=rooms)
-        stream_activity(body["activity"])
+        with together():  # a viewer gets both events in one write
+            emit("task:updated", body["update"], to=rooms)
+            stream_activity(body["activity"])
 
     return commit_write(idempotency, 200, Activity.__table__, [row], build, [ACTIVITY_LOCK],
                         publish).body["update"]

@@ -112,3 +112,31 @@ def test_an_ack_comes_after_the_events_emitted_before_it(live_server):
     assert kinds == ["event", "event", "ack"]
     ack = next(m for m in messages if m.startswith("437"))
     assert json.loads(ack[3:])[0]["success"] is True
+
+
+def test_a_task_update_and_its_activity_reach_a_viewer_in_one_write(live_server):
+    svc = live_server.token("svc-tasks", "service")
+
+    async def scenario():
+        viewers = [await RawSocket(live_server.url, live_server.token(f"v{i}")).connect()
+                   for i in range(3)]
+        for viewer in viewers:
+            await viewer.ws.send('420["task:join","task_9"]')
+            await viewer.wait_for(lambda s: any(m.startswith("430") for m in s.messages))
+        await asyncio.sleep(WINDOW * 2)  # every quiet period is over: the update goes out at once
+        before = metric(live_server, "devtracker_fanout_writes_total")[""]
+        response = await asyncio.to_thread(
+            requests.post, live_server.url + "/api/v1/realtime/task/update", timeout=10,
+            headers={"Authorization": f"Bearer {svc}"},
+            json={"taskId": "task_9", "action": "updated", "task": {"id": "task_9"}})
+        assert response.status_code == 200, response.text
+        events = lambda s: [m[4:m.index('"', 4)] for m in s.messages if m.startswith('42["')]
+        for viewer in viewers:
+            await viewer.wait_for(lambda s: "activity:feed" in events(s))
+        writes = metric(live_server, "devtracker_fanout_writes_total")[""] - before
+        await asyncio.gather(*(v.close() for v in viewers))
+        return [events(v)[-2:] for v in viewers], writes
+
+    received, writes = asyncio.run(scenario())
+    assert received == [["task:updated", "activity:feed"]] * 3
+    assert writes == 3  # one per viewer, both events in it

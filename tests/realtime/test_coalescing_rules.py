@@ -89,3 +89,28 @@ def test_a_delivery_to_many_sockets_starts_a_quiet_period_for_every_socket():
     assert manager.written == {"A": [b"broadcast"], "B": [b"broadcast"]}
     manager.timers[-1][1]()
     assert manager.written["B"] == [b"broadcast", b"note"]
+
+
+def test_emits_together_reach_each_socket_in_one_write_when_the_block_ends():
+    manager = Manager()
+    with manager.together():
+        manager._deliver(item("update"), ["a"])  # nothing before it, yet it waits for the block
+        with manager.together():  # nested: the outermost block decides
+            manager._deliver(item("activity"), ["a", "b"])
+        assert manager.written == {}
+    assert manager.written == {"A": [b"updateactivity"], "B": [b"activity"]}
+    assert manager.timers == [] and manager._pending == {}  # written at the end, not by a timer
+
+
+def test_together_without_the_fast_path_changes_nothing():
+    manager = Manager()
+    manager.send_idle = None
+    with manager.together():
+        assert manager._together == 0
+
+
+def test_the_emitter_works_together_without_a_socketio_server():
+    from devtracker.realtime.emitter import together
+
+    with together():
+        pass
