@@ -25,7 +25,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 if HERE not in sys.path:
     sys.path.insert(0, HERE)
 
-from servers import SERVER_NAMES, machine_info, make_server  # noqa: E402
+from servers import SERVER_NAMES, cpu_times, machine_info, make_server, steal_percent  # noqa: E402
 
 SCENARIO_NAMES = ("storm", "rooms", "fanout", "notifications", "churn")
 from workers import WorkerPool, raise_open_files  # noqa: E402
@@ -189,12 +189,14 @@ class Status:
             sys.stderr.write("\r\033[K")
 
 
-def run_phase(server, pool, plan, status, errors, phase, body):
+def run_phase(server, pool, plan, status, errors, phase, body, phases=None):
     """Start the server for one phase, run `body(bench)`, always stop the server. A failure is
-    recorded in `errors` (None is returned) and the run goes on with the next phase."""
+    recorded in `errors` (None is returned) and the run goes on with the next phase. `phases`
+    gets the phase's length and the share of CPU time the hypervisor took meanwhile."""
     from scenarios import Bench
 
     bench = None
+    started, cpu_before = time.time(), cpu_times()
     try:
         status.update(scenario=f"{phase}: starting server", target=0)
         server.start()
@@ -213,6 +215,9 @@ def run_phase(server, pool, plan, status, errors, phase, body):
         with contextlib.suppress(Exception):
             pool.call_all("watch", [], timeout=30)
             pool.call_all("close_all", timeout=180)
+        if phases is not None:
+            phases.append({"phase": phase, "seconds": round(time.time() - started, 1),
+                           "stealPercent": steal_percent(cpu_before, cpu_times())})
 
 
 def bench_server(name, plan, pool, status, log_dir, data_dir, database_url, partial):
@@ -224,11 +229,12 @@ def bench_server(name, plan, pool, status, log_dir, data_dir, database_url, part
         status.say(f"skipping {name}: {reason}")
         return {"skipped": reason}
     status.update(server=name)
-    errors, scen = [], {"connectStorm": [], "roomFanout": [], "orgFanout": []}
-    partial[name] = {"scenarios": scen, "errors": errors}  # filled in place: kept if interrupted
+    errors, scen, phases = [], {"connectStorm": [], "roomFanout": [], "orgFanout": []}, []
+    # filled in place: kept if interrupted
+    partial[name] = {"scenarios": scen, "errors": errors, "phases": phases}
 
     def phase(label, body):
-        return run_phase(server, pool, plan, status, errors, label, body)
+        return run_phase(server, pool, plan, status, errors, label, body, phases)
 
     wanted = set(plan.scenarios)
     if getattr(server, "scenarios", None) is not None:
@@ -249,7 +255,7 @@ def bench_server(name, plan, pool, status, log_dir, data_dir, database_url, part
         scen["notify"] = phase("notifications", scenarios.notify_throughput)
     if "churn" in wanted and "churn" in server.features:
         scen["churn"] = phase("presence churn", scenarios.presence_churn)
-    return {"scenarios": scen, "errors": errors}
+    return {"scenarios": scen, "errors": errors, "phases": phases}
 
 
 def postgresql_database(server_url):
@@ -260,6 +266,17 @@ def postgresql_database(server_url):
     from tests.databases import fresh_database  # the test suite's throwaway databases
 
     return fresh_database(server_url, "devtracker_bench")
+
+
+def steal_summary(results):
+    """"devtracker 3.1 % (rooms), node ..." : each server's phase with the most steal."""
+    parts = []
+    for name, result in results.items():
+        measured = [p for p in result.get("phases", []) if p.get("stealPercent") is not None]
+        if measured:
+            worst = max(measured, key=lambda p: p["stealPercent"])
+            parts.append(f"{name} {worst['stealPercent']} % ({worst['phase']})")
+    return ", ".join(parts)
 
 
 def _terminate(signum, frame):
@@ -310,6 +327,9 @@ def main(argv=None):
                f"DevTracker Realtime bench {stamp} ({report['machine'].get('cores')} cores)")
     measured = {k: v for k, v in results.items() if "scenarios" in v}
     print(render_table(measured) if measured else "nothing was measured")
+    stolen = steal_summary(results)
+    if stolen:
+        print(f"\nCPU time the hypervisor took (steal), most in one phase: {stolen}")
     failures = [(name, e) for name, r in results.items() for e in r.get("errors", [])]
     for name, error in failures:
         print(f"\n{name}: {error['phase']} failed: {error['error']}\n{error['trace']}", file=sys.stderr)

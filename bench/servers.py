@@ -51,6 +51,28 @@ def cpu_seconds(pid):
         return None
 
 
+def cpu_times():
+    """The machine's CPU time so far, all cores, as {user, nice, system, idle, iowait, irq,
+    softirq, steal} clock ticks (None where /proc/stat is not there)."""
+    try:
+        with open("/proc/stat") as stat:
+            fields = stat.readline().split()
+        names = ("user", "nice", "system", "idle", "iowait", "irq", "softirq", "steal")
+        return dict(zip(names, map(int, fields[1:9]))) if fields[0] == "cpu" else None
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def steal_percent(before, after):
+    """Of the CPU time the machine's cores wanted between two `cpu_times()`, the share the
+    hypervisor gave to others ("steal"): a virtual machine's latencies stretch with it."""
+    if not before or not after:
+        return None
+    spent = {name: after[name] - before[name] for name in before}
+    wanted = sum(spent[name] for name in ("user", "nice", "system", "irq", "softirq", "steal"))
+    return round(100 * spent["steal"] / wanted, 1) if wanted > 0 else 0.0
+
+
 def schedstat(pid):
     """(seconds on a CPU, seconds runnable but waiting for one) of a process's main thread (None
     when it is gone or the kernel does not say)."""

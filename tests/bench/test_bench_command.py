@@ -83,6 +83,12 @@ def test_quick_run_against_the_real_server(tmp_path):
     churn = scen["churn"]
     assert churn["churnersConnected"] > 0 and number(churn["onlineMs"]["p99"])
 
+    # each phase's length and the hypervisor's share of the CPU time meanwhile
+    assert [p["phase"] for p in dt["phases"]] == ["task-room fan-out", "connect storm 50",
+                                                  "notifications", "presence churn"]
+    assert all(number(p["seconds"]) and 0 <= p["stealPercent"] <= 100 for p in dt["phases"])
+    assert "CPU time the hypervisor took (steal)" in result.stdout
+
 
 @pytest.mark.integration
 def test_one_scenario_alone(tmp_path):
