@@ -1,4 +1,5 @@
-"""bench/servers.py: the share of CPU time a virtual machine's hypervisor took (steal)."""
+"""bench/servers.py: the share of CPU time a virtual machine's hypervisor took (steal), and the
+machine's description."""
 import os
 import sys
 
@@ -31,3 +32,14 @@ def test_this_machine_reports_its_cpu_times():
     assert now is not None, "Linux's /proc/stat is read here"
     assert set(now) == {"user", "nice", "system", "idle", "iowait", "irq", "softirq", "steal"}
     assert all(isinstance(value, int) and value >= 0 for value in now.values())
+
+
+def test_the_machine_info_names_the_cpu_closely_enough_to_tell_hosts_apart():
+    from servers import machine_info
+
+    info = machine_info()
+    with open("/proc/cpuinfo") as cpu:
+        listed = cpu.read()
+    if "cpu MHz" in listed:  # x86 lists family, model and clock; other architectures may not
+        assert isinstance(info["cpuMHz"], float) and info["cpuMHz"] > 0
+        assert info["cpuFamily"] and info["cpuModel"]
