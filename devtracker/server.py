@@ -32,6 +32,16 @@ def tune_eventlet_buffers():
     eventlet.wsgi.HttpProtocol.rbufsize = 1024
     eventlet.wsgi.HttpProtocol.wbufsize = 1024
     tune_eventlet_memory()
+    tune_eventlet_websockets()
+
+
+def tune_eventlet_websockets():
+    """Client frames unmasked in a few integer operations instead of a Python loop per byte
+    (realtime/unmask.py): 21.8 → 2.2 µs for a 60-byte event, 6.0 ms → 68 µs for 16 KiB."""
+    from .realtime import unmask
+
+    if not unmask.install():
+        log.warning("fast websocket unmasking off: eventlet's websocket is not the expected one")
 
 
 def tune_eventlet_memory():
