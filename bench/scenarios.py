@@ -315,6 +315,11 @@ def connect_storm_and_org_fanout(bench, size, fanout=True):
         storm["serverConnectedSockets"] = server.connected_sockets()
     except Exception as exc:  # noqa: BLE001
         storm["serverConnectedSockets"] = f"error: {exc}"
+    if hasattr(server, "memory_report"):  # where the memory is, by the server's own account
+        try:
+            storm["serverMemory"] = server.memory_report()
+        except Exception as exc:  # noqa: BLE001
+            storm["serverMemory"] = f"error: {exc}"
     if not fanout:
         return storm, None
     # Every socket still open at the clients must get every broadcast (one the server dropped

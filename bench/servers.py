@@ -7,6 +7,7 @@ with an ack); only their REST triggers differ, and those are wrapped here.
 import json
 import os
 import platform
+import re
 import secrets
 import shutil
 import socket
@@ -309,6 +310,20 @@ class DevTracker(Server):
     def connected_sockets(self):
         response = self._session().get(self.url + API + "/stats", headers=self.headers("admin"), timeout=30)
         return response.json()["data"]["connectedSockets"]
+
+    def memory_report(self):
+        """The server's own account of its memory, from /metrics: C heap in use / free /
+        mmapped (KiB), heap trims, objects kept out of garbage collections."""
+        text = self._session().get(self.url + "/metrics", timeout=30).text
+        report = {}
+        for state, value in re.findall(r'^devtracker_c_heap_bytes\{state="(\w+)"\} (\S+)$', text, re.M):
+            report[f"heap{state.title().replace('_', '')}KiB"] = round(float(value) / 1024)
+        for name, key in (("devtracker_heap_trims_total", "heapTrims"),
+                          ("devtracker_gc_frozen_objects", "frozenObjects")):
+            found = re.search(rf"^{name} (\S+)$", text, re.M)
+            if found:
+                report[key] = int(float(found.group(1)))
+        return report
 
     def broadcast(self, data):
         return self.post(API + "/broadcast", {"event": "system:bench", "message": "bench", "data": data},

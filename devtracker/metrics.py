@@ -24,6 +24,7 @@ class Metrics:
         self.writes = Counter(
             "devtracker_writes", "Stored notifications and activity", ["kind"], registry=self.registry)
         self.registry.register(_PresenceCollector(app))
+        self.registry.register(_MemoryCollector())
 
 
 class _PresenceCollector:
@@ -60,6 +61,36 @@ class _PresenceCollector:
                                          "deliveries when emits come in quick succession")
             writes.add_metric([], manager.fast_writes)
             yield writes
+
+
+class _MemoryCollector:
+    """Where the process's memory is, at scrape time (cheap readings only): the C heap as glibc
+    sees it, the heap trimmer's trims, and the objects kept out of garbage collections. After a
+    connect storm they tell memory still in use from free memory not given back."""
+
+    def collect(self):
+        import gc
+
+        from .realtime import memory
+
+        trimmer = memory.running_trimmer
+        heap = trimmer.heap() if trimmer is not None else None
+        if heap is not None:
+            gauge = GaugeMetricFamily("devtracker_c_heap_bytes", "glibc's heap: allocated and in "
+                                      "use, free (kept by the allocator), or mmapped (large blocks)",
+                                      labels=["state"])
+            gauge.add_metric(["in_use"], heap["inUse"])
+            gauge.add_metric(["free"], heap["free"])
+            gauge.add_metric(["mmapped"], heap["mmapped"])
+            yield gauge
+            trims = CounterMetricFamily("devtracker_heap_trims", "Free heap pages given back to "
+                                        "the kernel (malloc_trim)")
+            trims.add_metric([], trimmer.trims)
+            yield trims
+        frozen = GaugeMetricFamily("devtracker_gc_frozen_objects", "Objects kept out of Python's "
+                                   "garbage collections (start-up objects and held sockets')")
+        frozen.add_metric([], gc.get_freeze_count())
+        yield frozen
 
 
 def count_write(kind, amount=1):

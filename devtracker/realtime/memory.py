@@ -312,6 +312,13 @@ class MallocTrimmer:
         except (OSError, ValueError, IndexError):
             return 0
 
+    def heap(self):
+        """The C heap now, bytes: {"inUse", "free", "mmapped"} (None without glibc's mallinfo2)."""
+        if self._libc is None:
+            return None
+        info = self._libc.mallinfo2()
+        return {"inUse": info.uordblks, "free": info.fordblks, "mmapped": info.hblkhd}
+
     def check(self):
         """Trim if worth it; True when it trimmed."""
         if self._libc is None:

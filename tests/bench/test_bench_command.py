@@ -61,6 +61,8 @@ def test_quick_run_against_the_real_server(tmp_path):
     assert number(storm["seconds"]) and number(storm["kibPerSocket"])
     assert number(storm["drainedSeconds"]), "every socket read the marker before memory was read"
     assert storm["rssPeakKiB"] >= storm["rssAtReadyKiB"]
+    memory = storm["serverMemory"]  # the server's own account, from /metrics
+    assert memory["heapInUseKiB"] > 0 and memory["frozenObjects"] > 0 and memory["heapTrims"] >= 0
 
     assert [room["viewers"] for room in scen["roomFanout"]] == [10, 50]
     for room in scen["roomFanout"]:

@@ -94,3 +94,22 @@ def test_events_on_one_websocket_are_handled_in_order(live_server):
 
     errors = asyncio.run(scenario())
     assert [e["code"] for e in errors] == ["UNKNOWN_EVENT"], errors
+
+
+def test_metrics_say_where_the_memory_is(live_server):
+    import re
+
+    import requests
+
+    text = requests.get(live_server.url + "/metrics", timeout=10).text
+
+    def value(series):
+        found = re.search(rf"^{re.escape(series)} (\S+)$", text, re.M)
+        assert found, f"{series} missing from /metrics"
+        return float(found.group(1))
+
+    assert value('devtracker_c_heap_bytes{state="in_use"}') > 1 << 20  # the heap trimmer's view
+    assert value('devtracker_c_heap_bytes{state="free"}') >= 0
+    assert value('devtracker_c_heap_bytes{state="mmapped"}') >= 0
+    assert value("devtracker_heap_trims_total") >= 0
+    assert value("devtracker_gc_frozen_objects") > 10_000  # start-up objects are frozen
