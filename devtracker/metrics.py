@@ -1,4 +1,5 @@
 """Prometheus metrics at /metrics: HTTP traffic, writes, and live presence gauges."""
+import sys
 import time
 
 from flask import Response, current_app, g, request
@@ -69,8 +70,6 @@ class _MemoryCollector:
     connect storm they tell memory still in use from free memory not given back."""
 
     def collect(self):
-        import gc
-
         from .realtime import memory
 
         trimmer = memory.running_trimmer
@@ -87,10 +86,14 @@ class _MemoryCollector:
                                         "the kernel (malloc_trim)")
             trims.add_metric([], trimmer.trims)
             yield trims
-        frozen = GaugeMetricFamily("devtracker_gc_frozen_objects", "Objects kept out of Python's "
-                                   "garbage collections (start-up objects and held sockets')")
-        frozen.add_metric([], gc.get_freeze_count())
-        yield frozen
+        freezer = sys.modules.get("devtracker.realtime.freezer")
+        running = getattr(freezer, "running", None)
+        if running is not None:
+            frozen = GaugeMetricFamily("devtracker_gc_frozen_objects", "Objects kept out of "
+                                       "Python's garbage collections (start-up objects and held "
+                                       "sockets'), as of the last freeze")
+            frozen.add_metric([], running.frozen_objects)
+            yield frozen
 
 
 def count_write(kind, amount=1):

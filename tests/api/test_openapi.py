@@ -128,8 +128,7 @@ def test_metrics_are_prometheus_text_with_http_and_socket_series(client, auth):
     assert "devtracker_http_requests" in text and "devtracker_sockets" in text
     families = {f.name: f for f in text_string_to_metric_families(text)}
     assert {"devtracker_http_requests", "devtracker_sockets", "devtracker_connected_users",
-            "devtracker_online_users", "devtracker_active_rooms",
-            "devtracker_gc_frozen_objects"} <= set(families)
+            "devtracker_online_users", "devtracker_active_rooms"} <= set(families)
     stats = [s for s in families["devtracker_http_requests"].samples
              if s.name == "devtracker_http_requests_total"
              and s.labels == {"method": "GET", "route": f"{API_PREFIX}/stats", "status": "200"}]

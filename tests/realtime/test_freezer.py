@@ -111,3 +111,23 @@ def test_frozen_objects_are_still_freed_and_their_cycles_come_back_on_refresh():
                          timeout=60, cwd=str(ROOT))
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.strip() == "ok"
+
+
+def test_the_frozen_object_count_is_taken_when_freezing_not_when_asked():
+    class CountingGC(RecordingGC):
+        frozen = 1_000  # start-up objects
+
+        def freeze(self):
+            super().freeze()
+            self.frozen += 5_000
+
+        def get_freeze_count(self):
+            self.calls.append(("count",))
+            return self.frozen
+
+    held, fake = sockets(600), CountingGC()
+    freezer = SocketFreezer(lambda: held.keys(), min_sockets=500, gc_module=fake)
+    assert freezer.frozen_objects == 1_000  # counted once at start
+    assert freezer.check() == "freeze" and freezer.frozen_objects == 6_000
+    counted = fake.calls.count(("count",))
+    assert freezer.frozen_objects == 6_000 and fake.calls.count(("count",)) == counted
