@@ -1,5 +1,4 @@
 """Prometheus metrics at /metrics: HTTP traffic, writes, and live presence gauges."""
-import sys
 import time
 
 from flask import Response, current_app, g, request
@@ -65,12 +64,14 @@ class _PresenceCollector:
 
 
 class _MemoryCollector:
-    """Where the process's memory is, at scrape time (cheap readings only): the C heap as glibc
-    sees it, the heap trimmer's trims, and the objects kept out of garbage collections. After a
-    connect storm they tell memory still in use from free memory not given back."""
+    """Where the process's memory is, at scrape time: the C heap as glibc sees it (a
+    `mallinfo2()`, as the heap trimmer makes every second), the trimmer's trims, and the objects
+    kept out of garbage collections (counted at the last freeze). After a connect storm they
+    tell memory still in use from free memory not given back. Nothing is reported where the
+    trimmer or the freezer does not run (threading, gevent, another C library)."""
 
     def collect(self):
-        from .realtime import memory
+        from .realtime import freezer, memory
 
         trimmer = memory.running_trimmer
         heap = trimmer.heap() if trimmer is not None else None
@@ -86,8 +87,7 @@ class _MemoryCollector:
                                         "the kernel (malloc_trim)")
             trims.add_metric([], trimmer.trims)
             yield trims
-        freezer = sys.modules.get("devtracker.realtime.freezer")
-        running = getattr(freezer, "running", None)
+        running = freezer.running
         if running is not None:
             frozen = GaugeMetricFamily("devtracker_gc_frozen_objects", "Objects kept out of "
                                        "Python's garbage collections (start-up objects and held "

@@ -1,10 +1,10 @@
 """Unmasking websocket frames from clients in a few big-integer operations.
 
 Every frame a client sends is masked (RFC 6455 §5.3). eventlet's websocket unmasks in Python,
-one byte at a time, with a `bytes` object per byte (`RFC6455WebSocket._apply_mask`): about a
-quarter of a microsecond per byte on the hub, ~0.3 ms for a 1 KiB message and ~4 ms for a
-16 KiB one, during which no other socket is served. XOR-ing the whole payload as one integer
-with the mask repeated to its length gives the same bytes at a few microseconds for either.
+one byte at a time, with a `bytes` object per byte (`RFC6455WebSocket._apply_mask`): measured
+here, 0.36 ms for a 1 KiB message and 6.0 ms for a 16 KiB one, during which no other socket is
+served. XOR-ing the whole payload as one integer with the mask repeated to its length gives the
+same bytes in 6 and 68 µs.
 """
 
 
