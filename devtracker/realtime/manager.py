@@ -220,7 +220,7 @@ class FastEmitMixin:
         if self._flush_timer is not None:
             if self._flush_at <= at:
                 return
-            self._flush_timer.cancel()
+            self._flush_timer.cancel()  # must not yield: see _call_after
         self._flush_at = at
         self._flush_timer = self._spawn_after(max(0.0, at - time.monotonic()), self._flush_later)
 
@@ -305,7 +305,7 @@ class FastEmitMixin:
         self.lazy_events = frozenset(lazy_events)
         self._pending = {}
         self._recent = {}
-        self._spawn_after = eventlet.spawn_after
+        self._spawn_after = _call_after
         return True
 
     def set_server(self, server):
@@ -318,6 +318,19 @@ class FastEmitMixin:
                 return send_packet(eio_sid, pkt)
 
             server._send_packet = _send_packet
+
+
+def _call_after(delay, fn):
+    """Run `fn` in a green thread of its own after `delay` seconds; returns the hub timer.
+
+    Not `eventlet.spawn_after`: cancelling the green thread that returns kills it, and killing
+    yields to the hub, so an emit that moved the flush earlier would let other green threads
+    run in its middle (and emit before it) and leave the kill's traceback, with the emit's
+    frames, behind as garbage. Cancelling a hub timer yields nothing."""
+    import eventlet
+    from eventlet import hubs
+
+    return hubs.get_hub().schedule_call_global(delay, eventlet.spawn_n, fn)
 
 
 class RealtimeManager(GatedEmitMixin, FastEmitMixin, socketio.Manager):

@@ -1,0 +1,68 @@
+"""Under eventlet, an emit that moves the fast path's flush earlier does not yield: nothing else
+runs in its middle, and every collected frame is still written once, in order, when the
+earlier flush comes.
+
+Run in a subprocess: eventlet's monkey-patching must come before everything else and must not
+leak into the rest of the suite."""
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+SCRIPT = textwrap.dedent('''
+    import eventlet
+    eventlet.monkey_patch()
+    import json, time
+    from types import SimpleNamespace
+    from devtracker.realtime import manager as realtime_manager
+
+    class Manager(realtime_manager.FastEmitMixin):
+        def __init__(self):
+            self.written = []
+            self.server = SimpleNamespace(eio=SimpleNamespace(sockets={"a": "A", "b": "B"}),
+                                          _send_eio_packet=None)
+            self.send_idle = lambda engine_socket, blob: self.written.append(
+                [engine_socket, blob.decode()]) or True
+            self.coalesce_seconds = 0.05
+            self.lazy_events = frozenset({"user:online"})
+            self._pending = {}
+            self._recent = {}
+            self._spawn_after = realtime_manager._call_after
+
+    manager = Manager()
+    others = []  # what other green threads did while the emits ran
+    manager._deliver((b"first", None), ["a", "b"])  # written at once; a quiet period starts
+    manager._quiet_short = time.monotonic() - 1  # the short period is over,
+    manager._recent.clear()
+    manager._quiet_long = time.monotonic() + 30  # the long one (after a slow delivery) is not
+    eventlet.spawn_n(others.append, "ran")  # ready to run at the first yield
+    manager._deliver((b"online", None), ["a", "b"], lazy=True)  # waits: a flush in 30 s
+    long_flush = manager._flush_timer
+    manager._recent["a"] = time.monotonic() + 0.05  # a was written lately
+    manager._deliver_few((b"feed", None), ["a", "b"], time.monotonic())  # a's flush: in 50 ms
+    during = list(others)
+    manager._deliver((b"later", None), ["b"], lazy=True)  # b collects it for the early flush
+    eventlet.sleep(0.3)
+    print(json.dumps({"during": during, "after": others, "written": manager.written,
+                      "pending": list(manager._pending), "long_flush_cancelled": long_flush.called,
+                      "flushes_left": manager._flush_timer is not None}))
+''')
+
+
+def test_moving_the_flush_earlier_does_not_yield_and_loses_nothing():
+    out = subprocess.run([sys.executable, "-c", SCRIPT], capture_output=True, text=True,
+                         timeout=60, cwd=str(ROOT))
+    assert out.returncode == 0, out.stderr[-3000:]
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    assert result["during"] == [], "another green thread ran in the middle of an emit"
+    assert result["after"] == ["ran"]
+    # b was not written lately: "feed" went out at once, with the presence b had collected.
+    # a was: it collected "feed", and got everything in one write at the earlier flush.
+    assert result["written"] == [["A", "first"], ["B", "first"], ["B", "onlinefeed"],
+                                 ["A", "onlinefeed"], ["B", "later"]]
+    assert result["pending"] == []
+    assert result["long_flush_cancelled"] is True
+    assert result["flushes_left"] is False
