@@ -94,6 +94,14 @@ class _MemoryCollector:
                                        "sockets'), as of the last freeze")
             frozen.add_metric([], running.frozen_objects)
             yield frozen
+            actions = CounterMetricFamily("devtracker_gc_freezer_actions", "What the socket "
+                                          "freezer did: froze sockets' objects, gave back those of "
+                                          "sockets gone (a full collection), or swept the garbage "
+                                          "collector's middle generation", labels=["action"])
+            actions.add_metric(["freeze"], running.freezes)
+            actions.add_metric(["refresh"], running.refreshes)
+            actions.add_metric(["sweep"], running.sweeps)
+            yield actions
 
 
 def count_write(kind, amount=1):

@@ -12,9 +12,15 @@ are still freed when their last reference goes; only reference cycles among them
 - once a quarter of the sockets frozen have gone, their cycles are given back: everything is
   unfrozen, collected in full (the one pause, after churn rather than every minute), and frozen
   again.
+
+And the middle generation is collected when it has not been for `sweep_after` seconds. The
+server collects it only every 100 young collections (server.GC_THRESHOLDS); in a process that
+has gone quiet that takes minutes, or never comes, and whatever cyclic garbage outlived a young
+collection waits: after a connect storm, tens of MiB of it. Under load Python gets there first.
 """
 import gc
 import logging
+import time
 
 log = logging.getLogger(__name__)
 
@@ -22,21 +28,45 @@ log = logging.getLogger(__name__)
 class SocketFreezer:
     """Decides when to freeze; `sids()` returns the ids of the sockets held now (a set view)."""
 
-    def __init__(self, sids, min_sockets=500, grow=0.2, gone=0.25, gc_module=gc):
+    def __init__(self, sids, min_sockets=500, grow=0.2, gone=0.25, sweep_after=10.0, gc_module=gc,
+                 clock=time.monotonic):
         self.sids = sids
         self.min_sockets = min_sockets
         self.grow = grow
         self.gone = gone
         self.gc = gc_module
+        self.sweep_after = sweep_after
+        self.clock = clock
         self.frozen = frozenset()  # the sockets held at the last freeze
         self.freezes = 0
         self.refreshes = 0
+        self.sweeps = 0
+        self._middle = self._middle_collections()  # as of the last check
+        self._middle_at = clock()  # when the middle generation was last seen collected
         # Objects frozen as of the last freeze (counting walks them all: ~10 ms at 1.5 million,
         # so it is counted when freezing, not when asked).
         self.frozen_objects = gc_module.get_freeze_count()
 
     def check(self):
-        """Freeze or refresh when due; returns "freeze", "refresh" or None."""
+        """Freeze, refresh or sweep when due; returns "freeze", "refresh", "sweep" or None."""
+        done = self._freeze_or_refresh()
+        now = self.clock()
+        middle = self._middle_collections()
+        if middle != self._middle:  # the middle generation was collected since the last check
+            self._middle, self._middle_at = middle, now
+        elif self.gc.get_count()[1] and now - self._middle_at >= self.sweep_after:
+            self.gc.collect(1)  # and young collections since have left something in it
+            self.sweeps += 1
+            self._middle, self._middle_at = self._middle_collections(), now
+            done = "sweep"
+        return done
+
+    def _middle_collections(self):
+        """Collections of the middle generation so far, those of full collections included."""
+        stats = self.gc.get_stats()
+        return stats[1]["collections"] + stats[2]["collections"]
+
+    def _freeze_or_refresh(self):
         held = self.sids()
         count = len(held)
         if self.frozen and len(self.frozen - held) > self.gone * len(self.frozen):
@@ -65,7 +95,9 @@ class SocketFreezer:
             except Exception:  # never let this take anything else down
                 log.exception("freezing socket objects failed")
                 return
-            if done:
+            if done == "sweep":
+                log.debug("swept the middle generation of the garbage collector")
+            elif done:
                 log.info("%s: %d sockets' objects kept out of full collections (%d objects frozen)",
                          done, len(self.frozen), self.frozen_objects)
 

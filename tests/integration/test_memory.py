@@ -113,3 +113,5 @@ def test_metrics_say_where_the_memory_is(live_server):
     assert value('devtracker_c_heap_bytes{state="mmapped"}') >= 0
     assert value("devtracker_heap_trims_total") >= 0
     assert value("devtracker_gc_frozen_objects") > 10_000  # start-up objects are frozen
+    for action in ("freeze", "refresh", "sweep"):  # what the socket freezer did, from zero
+        assert value(f'devtracker_gc_freezer_actions_total{{action="{action}"}}') >= 0

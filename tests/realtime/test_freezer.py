@@ -15,9 +15,20 @@ class RecordingGC:
 
     def __init__(self):
         self.calls = []
+        self.young = 0  # young collections since the middle generation's last
+        self.middle = 0  # collections of the middle generation (full ones included)
 
     def collect(self, generation=2):
         self.calls.append(("collect", generation))
+        if generation:
+            self.young = 0
+            self.middle += 1
+
+    def get_count(self):
+        return (0, self.young, 0)
+
+    def get_stats(self):
+        return [{"collections": 0}, {"collections": self.middle}, {"collections": 0}]
 
     def freeze(self):
         self.calls.append(("freeze",))
@@ -131,3 +142,89 @@ def test_the_frozen_object_count_is_taken_when_freezing_not_when_asked():
     assert freezer.check() == "freeze" and freezer.frozen_objects == 6_000
     counted = fake.calls.count(("count",))
     assert freezer.frozen_objects == 6_000 and fake.calls.count(("count",)) == counted
+
+
+class Clock:
+    def __init__(self):
+        self.now = 1000.0
+
+    def __call__(self):
+        return self.now
+
+
+def test_the_middle_generation_is_swept_once_it_has_waited_sweep_after_seconds():
+    fake, clock = RecordingGC(), Clock()
+    freezer = SocketFreezer(lambda: {}.keys(), sweep_after=10.0, gc_module=fake, clock=clock)
+    fake.young = 3  # young collections left objects in the middle generation
+    clock.now += 5
+    assert freezer.check() is None and fake.calls == []
+    clock.now += 5
+    assert freezer.check() == "sweep" and fake.calls == [("collect", 1)]
+    assert freezer.sweeps == 1
+    clock.now += 5
+    assert freezer.check() is None  # nothing left there
+    fake.young = 1
+    clock.now += 5
+    assert freezer.check() == "sweep"  # 10 s after the last sweep
+    assert fake.calls == [("collect", 1), ("collect", 1)]
+
+
+def test_no_sweep_while_python_collects_the_middle_generation_itself():
+    fake, clock = RecordingGC(), Clock()
+    freezer = SocketFreezer(lambda: {}.keys(), sweep_after=10.0, gc_module=fake, clock=clock)
+    for _ in range(10):  # a busy process: Python collects it every few seconds
+        fake.young = 40
+        clock.now += 4
+        fake.middle += 1
+        fake.young = 7
+        assert freezer.check() is None
+    assert fake.calls == [] and freezer.sweeps == 0
+
+
+def test_a_freeze_counts_as_a_collection_of_the_middle_generation():
+    held, fake, clock = sockets(600), RecordingGC(), Clock()
+    freezer = SocketFreezer(lambda: held.keys(), min_sockets=500, sweep_after=10.0, gc_module=fake,
+                            clock=clock)
+    clock.now += 9
+    assert freezer.check() == "freeze"
+    fake.young = 2
+    clock.now += 9
+    assert freezer.check() is None  # 9 s after the freeze's collection
+    clock.now += 1
+    assert freezer.check() == "sweep"
+
+
+def test_garbage_left_in_the_middle_generation_is_freed_by_a_sweep():
+    """With the real collector and the server's thresholds, in a process of its own."""
+    script = textwrap.dedent('''
+        import gc, weakref
+        from devtracker.realtime.freezer import SocketFreezer
+        from devtracker.server import GC_THRESHOLDS
+
+        gc.set_threshold(*GC_THRESHOLDS)
+        gc.collect()
+
+        class Node:
+            pass
+
+        now = [0.0]
+        freezer = SocketFreezer(lambda: {}.keys(), sweep_after=10.0, clock=lambda: now[0])
+        node = Node()
+        node.self = node                # a reference cycle
+        gone = weakref.ref(node)
+        gc.collect(0)                   # it outlives a young collection: now in the middle one
+        del node                        # garbage, which only a collection can free
+        for _ in range(5):
+            gc.collect(0)               # young collections do not reach it
+        assert gone() is not None and gc.get_count()[1] == 6
+        now[0] = 5.0
+        assert freezer.check() is None and gone() is not None
+        now[0] = 10.0
+        assert freezer.check() == "sweep"
+        assert gone() is None
+        print("ok")
+    ''')
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                         timeout=60, cwd=str(ROOT))
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip() == "ok"
