@@ -297,8 +297,6 @@ class FastEmitMixin:
 
         if not fastpath.install():
             return False
-        import eventlet
-
         self.send_idle = fastpath.send_idle
         self.frame = fastpath.frame_text
         self.coalesce_seconds = coalesce_seconds
