@@ -6,12 +6,16 @@ created for the session and emptied between tests.
 
 Tests that need a service (PostgreSQL, Redis) say so loudly when it is missing:
 skipped locally with the reason, and a failure when REQUIRE_SERVICES=1 (CI).
+
+Every JSON body the Flask test client receives and every packet the server sends a
+Socket.IO test client must be strict JSON (tests/strictjson.py), or the test fails.
 """
 import os
 import time
 
 import jwt as pyjwt
 import pytest
+from flask_socketio.test_client import SocketIOTestClient
 from sqlalchemy import text
 
 from devtracker import create_app
@@ -20,6 +24,7 @@ from devtracker.extensions import db as _db
 from devtracker.extensions import socketio
 from devtracker.services import commits
 from tests.databases import fresh_database, postgres_problem
+from tests.strictjson import StrictJSONClient, watch_test_client_packets
 
 SECRET = "test-secret-that-is-long-enough-for-hs256"
 PG_DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/test"
@@ -93,6 +98,7 @@ def app(request, config_overrides):
     """A fresh app on a clean database."""
     url = _test_database_url(request)
     app = create_app(make_config(url, **config_overrides))
+    app.test_client_class = StrictJSONClient  # every JSON body a test receives is strict JSON
     with app.app_context():
         if url.startswith("sqlite"):
             _db.create_all()
@@ -165,6 +171,16 @@ def socket_client(app, client):
         if sock.is_connected():
             sock.disconnect()
 
+
+
+def _strict_connect(self, *args, **kwargs):
+    """SocketIOTestClient.connect; every packet the server sends test clients is strict JSON."""
+    watch_test_client_packets(self.socketio.server)
+    return _test_client_connect(self, *args, **kwargs)
+
+
+_test_client_connect = SocketIOTestClient.connect
+SocketIOTestClient.connect = _strict_connect
 
 
 @pytest.hookimpl(hookwrapper=True, tryfirst=True)

@@ -7,7 +7,9 @@ from flask import current_app, jsonify
 
 from . import API_PREFIX, bp
 
-PATH_PARAM = re.compile(r"<(?:(\w+):)?(\w+)>")
+# Werkzeug's `<name>`, `<converter:name>` and `<converter(args):name>` (`int(max=...)`).
+PATH_PARAM = re.compile(r"<(?:(\w+)(\([^)]*\))?:)?(\w+)>")
+INT_ARGS = re.compile(r"(min|max)=(\d+)")
 ERROR_STATUSES = {
     400: "Malformed JSON or bad request",
     401: "Missing, malformed, expired or wrongly signed token",
@@ -25,14 +27,21 @@ def _envelope(schema):
             "properties": {"success": {"type": "boolean", "enum": [True]}, "data": schema}}
 
 
+def _path_schema(converter, args):
+    """The schema of one path parameter: an int converter's bounds, else an id."""
+    if converter != "int":
+        return {"type": "string", "pattern": r"^[A-Za-z0-9_.:-]{1,128}$"}
+    bounds = dict(INT_ARGS.findall(args))
+    return {"type": "integer", "format": "int64", "minimum": int(bounds.get("min", 0)),
+            **({"maximum": int(bounds["max"])} if "max" in bounds else {})}
+
+
 def _operation(meta, path_params, method):
     op = {"summary": meta["summary"], "tags": meta["tags"], "responses": {}}
     if meta["description"]:
         op["description"] = meta["description"]
-    params = [{"in": "path", "name": name, "required": True,
-               "schema": {"type": "integer"} if conv == "int" else
-               {"type": "string", "pattern": r"^[A-Za-z0-9_.:-]{1,128}$"}}
-              for conv, name in path_params]
+    params = [{"in": "path", "name": name, "required": True, "schema": _path_schema(conv, args)}
+              for conv, args, name in path_params]
     if meta["query"] is not None:
         params.append({"in": "query", "schema": meta["query"]})
     if meta["idempotent"]:
@@ -55,7 +64,7 @@ def _operation(meta, path_params, method):
         statuses += [401, 429] + ([403] if meta["auth"] or meta["body"] is not None else [])
     if meta["idempotent"]:
         statuses.append(409)
-    if path_params and any(conv == "int" for conv, _ in path_params):
+    if any(conv == "int" for conv, _, _ in path_params):
         statuses.append(404)
     for code in sorted(set(statuses)):
         op["responses"][str(code)] = {"$ref": f"#/components/responses/Error{code}"}
@@ -89,7 +98,7 @@ def build_spec(app):
         if meta is None or not rule.rule.startswith(API_PREFIX):
             continue
         path_params = PATH_PARAM.findall(rule.rule)
-        path = PATH_PARAM.sub(lambda m: "{" + m.group(2) + "}", rule.rule)
+        path = PATH_PARAM.sub(lambda m: "{" + m.group(3) + "}", rule.rule)
         for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
             paths.setdefault(path, {})[method.lower()] = _operation(meta, path_params, method)
     for path, operations in paths.items():

@@ -10,7 +10,7 @@ from devtracker.realtime import get_presence
 from tests.helpers import assert_ok
 
 DOC = f"{API_PREFIX}/openapi.json"
-PATH_PARAM = re.compile(r"<(?:\w+:)?(\w+)>")
+PATH_PARAM = re.compile(r"<(?:\w+(?:\([^)]*\))?:)?(\w+)>")
 
 
 def fetch(client):
@@ -58,6 +58,17 @@ def test_path_parameters_are_declared_for_every_templated_path(client):
         for method, op in ops.items():
             declared = {p["name"] for p in op.get("parameters", []) if p["in"] == "path"}
             assert declared == names, (method, path)
+
+
+def test_converter_arguments_become_a_declared_bounded_parameter(client):
+    paths = fetch(client)["paths"]
+    assert not [path for path in paths if "<" in path or ">" in path]
+    op = paths[f"{API_PREFIX}/notifications/{{notificationId}}/read"]["post"]
+    [param] = [p for p in op["parameters"] if p["in"] == "path"]
+    assert param["name"] == "notificationId" and param["required"] is True
+    assert param["schema"]["type"] == "integer"
+    assert param["schema"]["minimum"] == 0 and param["schema"]["maximum"] == 2 ** 63 - 1
+    assert "404" in op["responses"]
 
 
 def test_the_bearer_scheme_guards_every_operation_but_health(client):

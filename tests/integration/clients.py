@@ -5,6 +5,7 @@ import time
 import socketio
 
 from devtracker.client.realtime import _InlineEngineIO
+from tests.strictjson import NotStrictJSON, StrictPacket
 
 
 class _InOrderClient(socketio.Client):
@@ -15,7 +16,11 @@ class _InOrderClient(socketio.Client):
 
 
 class RecordingClient:
-    """A python-socketio client keeping (event, payload) pairs in arrival order."""
+    """A python-socketio client keeping (event, payload) pairs in arrival order.
+
+    It decodes packets as strict JSON (tests/strictjson.py): a packet that is not fails the
+    test at its next look at the events, as a browser's client would drop the connection.
+    """
 
     def __init__(self, url, token=None, transport="websocket", reconnect=False, **auth):
         self.url = url
@@ -23,11 +28,32 @@ class RecordingClient:
         self.auth = {"token": token, **auth} if token else None
         self.transport = transport
         self.events = []
+        self.not_strict = []
         self._cond = threading.Condition()
         self.sio = _InOrderClient(reconnection=reconnect, reconnection_delay=0.2,
-                                   reconnection_delay_max=1)
+                                   reconnection_delay_max=1, serializer=self._packet_class())
         self.sio.on("*", self._record)
         self.sio.on("connect_error", lambda data: self._record("connect_error", data))
+
+    def _packet_class(self):
+        recording = self
+
+        class RecordingStrictPacket(StrictPacket):
+            def decode(self, encoded_packet):
+                try:
+                    return super().decode(encoded_packet)
+                except NotStrictJSON as exc:
+                    with recording._cond:
+                        recording.not_strict.append(f"{str(encoded_packet)[:200]!r}: {exc}")
+                        recording._cond.notify_all()
+                    raise
+
+        return RecordingStrictPacket
+
+    def check_strict(self):
+        """Fail when the server sent a packet that is not strict JSON."""
+        if self.not_strict:
+            raise NotStrictJSON(f"the server sent packets that are not strict JSON: {self.not_strict}")
 
     def _record(self, event, data=None):
         with self._cond:
@@ -59,10 +85,14 @@ class RecordingClient:
 
     def call(self, event, payload=None, timeout=10):
         """Emit with an ack; return the ack envelope."""
-        return self.sio.call(event, payload, timeout=timeout)
+        try:
+            return self.sio.call(event, payload, timeout=timeout)
+        finally:
+            self.check_strict()
 
     def named(self, name):
         """Payloads of every event with this name, in order."""
+        self.check_strict()
         with self._cond:
             return [data for event, data in self.events if event == name]
 
@@ -71,6 +101,7 @@ class RecordingClient:
         deadline = time.time() + timeout
         with self._cond:
             while True:
+                self.check_strict()
                 found = [d for e, d in self.events if e == name and predicate(d)]
                 if len(found) >= count:
                     return found
