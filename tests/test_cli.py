@@ -8,7 +8,7 @@ from pathlib import Path
 
 import jwt as pyjwt
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from devtracker.models import Activity, IdempotencyRecord
 from devtracker.models.base import utcnow
@@ -110,8 +110,9 @@ def test_a_missing_user_id_is_refused(cli):
 
 
 def add_activity(db, target, age):
+    seq = (db.session.execute(select(func.max(Activity.seq))).scalar() or 0) + 1
     row = Activity(user_id="alice", username="Alice", type="task", action="created",
-                   target=target, created_at=utcnow() - age)
+                   target=target, created_at=utcnow() - age, seq=seq)
     db.session.add(row)
     db.session.commit()
     return row.id

@@ -10,7 +10,7 @@ from devtracker.extensions import db
 from devtracker.models import Activity, IdempotencyRecord, Notification, User  # noqa: F401  (register the tables)
 from tests.conftest import make_config
 
-HEAD = "0001_initial"
+HEAD = "0002_stream_seq"
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -114,3 +114,60 @@ def test_the_migrated_schema_stores_and_numbers_rows(migration_app, auth):
         ids.append(response.get_json()["data"]["id"])
         assert response.get_json()["data"]["data"] == {"n": n, "nested": {"ok": True}}
     assert ids == sorted(ids) and ids[0] >= 1 and len(set(ids)) == 3
+
+
+def _insert_at_0001(table, rows):
+    with db.engine.begin() as conn:
+        for row in rows:
+            conn.execute(text(f"INSERT INTO {table} ({', '.join(row)}) VALUES ({', '.join(':' + k for k in row)})"),
+                         row)
+
+
+def test_upgrade_numbers_existing_rows_in_id_order_per_stream(migration_app, auth):
+    """A database populated before `seq` existed: each stream is numbered 1, 2, 3 ... in id
+    order, and the next write goes on from there."""
+    upgrade(revision="0001_initial")
+    now = "2026-01-01 00:00:00"
+    users = ["bob", "alice", "bob", "carol", "alice", "bob"]
+    _insert_at_0001("notifications", [
+        {"user_id": u, "type": "update", "title": f"t{i}", "message": "m", "read": False,
+         "created_at": now} for i, u in enumerate(users)])
+    _insert_at_0001("activity", [
+        {"user_id": "alice", "username": "Alice", "type": "task", "action": "created",
+         "target": f"a{i}", "created_at": now} for i in range(4)])
+    with db.engine.begin() as conn:  # a hole in the ids, as pruning leaves
+        conn.execute(text("DELETE FROM activity WHERE target = 'a1'"))
+    upgrade()
+    assert current_revision() == HEAD
+    with db.engine.connect() as conn:
+        notes = conn.execute(text("SELECT user_id, seq FROM notifications ORDER BY id")).all()
+        activity = conn.execute(text("SELECT target, seq FROM activity ORDER BY id")).all()
+    assert [tuple(n) for n in notes] == [("bob", 1), ("alice", 1), ("bob", 2), ("carol", 1),
+                                         ("alice", 2), ("bob", 3)]
+    assert [tuple(a) for a in activity] == [("a0", 1), ("a2", 2), ("a3", 3)]
+    assert schema_differences() == []
+    client = migration_app.test_client()
+    response = client.post("/api/v1/realtime/notify", headers=auth("svc", "service"),
+                           json={"userIds": ["bob", "dave", "alice"], "type": "update",
+                                 "title": "t", "message": "m"})
+    assert response.status_code == 201, response.get_data(as_text=True)
+    assert [n["seq"] for n in response.get_json()["data"]["notifications"]] == [4, 1, 3]
+    response = client.post("/api/v1/realtime/activity", headers=auth("alice"),
+                           json={"type": "task", "action": "created", "target": "a4"})
+    assert response.status_code == 201, response.get_data(as_text=True)
+    assert response.get_json()["data"]["seq"] == 4
+
+
+def test_upgrade_keeps_ids_from_being_reused(migration_app):
+    """The SQLite table rebuild keeps AUTOINCREMENT: a deleted newest id is not handed out again."""
+    upgrade()
+    now = "2026-01-01 00:00:00"
+    _insert_at_0001("activity", [{"user_id": "a", "username": "A", "type": "task", "action": "x",
+                                  "target": "t", "created_at": now, "seq": s} for s in (1, 2)])
+    with db.engine.begin() as conn:
+        newest = conn.execute(text("SELECT max(id) FROM activity")).scalar()
+        conn.execute(text("DELETE FROM activity WHERE id = :id"), {"id": newest})
+    _insert_at_0001("activity", [{"user_id": "a", "username": "A", "type": "task", "action": "x",
+                                  "target": "t", "created_at": now, "seq": 3}])
+    with db.engine.connect() as conn:
+        assert conn.execute(text("SELECT max(id) FROM activity")).scalar() == newest + 1

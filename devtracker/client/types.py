@@ -44,6 +44,7 @@ class Notification(TypedDict):
     """`notification`, and what `ServiceClient.notify` returns."""
 
     id: int
+    seq: int  # the stream position: 1, 2, 3 ... with no hole (SPEC §9)
     type: NotificationType
     title: str
     message: str
@@ -57,6 +58,7 @@ class Activity(TypedDict):
     """`activity:feed`, and what `ServiceClient.record_activity` returns."""
 
     id: int
+    seq: int  # the stream position: 1, 2, 3 ... with no hole (SPEC §9)
     type: ActivityType
     userId: str
     username: str

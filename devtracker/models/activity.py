@@ -1,4 +1,5 @@
-"""Activity: the team's feed and audit trail, ids increasing in commit order."""
+"""Activity: the team's feed and audit trail, ids increasing in commit order, and `seq`
+numbering the stream 1, 2, 3 ... with no hole (SPEC §9)."""
 from ..extensions import db
 from .base import ID_MAX_LENGTH, JsonData, SerialId, utcnow
 
@@ -14,10 +15,12 @@ class Activity(db.Model):
         db.Index("ix_activity_task_id_id", "task_id", "id"),
         db.Index("ix_activity_type_id", "type", "id"),
         db.Index("ix_activity_created_at", "created_at"),
+        db.Index("ix_activity_seq", "seq", unique=True),
         {"sqlite_autoincrement": True},
     )
 
     id = db.Column(SerialId, primary_key=True, autoincrement=True)
+    seq = db.Column(db.BigInteger, nullable=False)  # services/ordering.py assigns it
     user_id = db.Column(db.String(ID_MAX_LENGTH), nullable=False)
     username = db.Column(db.String(255), nullable=False)
     type = db.Column(db.String(32), nullable=False)

@@ -20,6 +20,7 @@ class ActivitySchema(Schema):
     """The Activity payload of SPEC §3."""
 
     id = fields.Integer()
+    seq = fields.Integer(metadata={"description": "the stream position: 1, 2, 3 ... with no hole (SPEC §9)"})
     type = fields.String(validate=validate.OneOf(ACTIVITY_TYPES))
     userId = fields.String(attribute="user_id")
     username = fields.String()

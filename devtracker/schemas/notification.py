@@ -48,6 +48,7 @@ class NotificationSchema(Schema):
     """The Notification payload of SPEC §3."""
 
     id = fields.Integer()
+    seq = fields.Integer(metadata={"description": "the recipient's stream position: 1, 2, 3 ... with no hole (SPEC §9)"})
     type = fields.String(validate=validate.OneOf(NOTIFICATION_TYPES))
     title = fields.String()
     message = fields.String()

@@ -32,7 +32,7 @@ def activity_row(actor, recorded_by, type, action, target, task_id=None, data=No
            "target": target, "task_id": task_id, "data": data, "recorded_by": recorded_by}
 
     def payload(activity_id):
-        return {"id": activity_id, "type": type, "userId": actor.user_id,
+        return {"id": activity_id, "seq": row["seq"], "type": type, "userId": actor.user_id,
                 "username": actor.username, "action": action, "target": target,
                 "taskId": task_id, "data": data, "timestamp": isoformat(row["created_at"])}
 

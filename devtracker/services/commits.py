@@ -13,6 +13,8 @@ What each write promises is kept:
 - ids increase in commit order: the rows of a batch are inserted in queue order in one
   transaction; PostgreSQL's per-stream advisory locks (services/ordering.py) are all taken
   first, in sorted order, so batches in several processes cannot deadlock;
+- each stream's `seq` goes on with no hole: read from the stream's head under those locks and
+  numbered in queue order (ordering.assign_seqs);
 - live events go out in commit order: only the leader publishes, after its commit and before
   the next batch can start;
 - idempotency: each write looks up its key inside the batch's transaction (so it also sees a
@@ -45,7 +47,7 @@ from ..extensions import db
 from ..models.base import utcnow
 from .idempotency import Outcome, durable_commit, key_reused, record_outcome, replay, run_once
 from .inserts import insert_returning_ids
-from .ordering import lock_stream_keys
+from .ordering import assign_seqs, lock_stream_keys
 
 log = logging.getLogger(__name__)
 MAX_BATCH = 256
@@ -244,12 +246,9 @@ class GroupCommit:
         """Insert the batch's new rows (one statement per table, in queue order) and the records
         of their keys; return the fresh writes and the in-batch repeats.
 
-        The stream locks are taken before anything else (with the first insert, in its round
-        trip, when no write has a key to look up first)."""
-        locks = [pair for write in batch for pair in write.locks]
-        if any(write.key is not None for write in batch):
-            lock_stream_keys(locks, connection)
-            locks = []
+        The stream locks are taken before anything else; each table's rows are numbered in
+        their streams (`seq`) under them, then inserted."""
+        lock_stream_keys([pair for write in batch for pair in write.locks], connection)
         fresh, repeats, keyed = [], [], {}
         for write in batch:
             if write.key is not None:
@@ -276,9 +275,9 @@ class GroupCommit:
         for write in fresh:
             by_table.setdefault(write.table, []).append(write)
         for table, writes in by_table.items():
-            ids = insert_returning_ids(table, [row for write in writes for row in write.rows], connection,
-                                       locks)
-            locks = []
+            rows = [row for write in writes for row in write.rows]
+            assign_seqs(table, rows, connection)
+            ids = insert_returning_ids(table, rows, connection)
             start = 0
             for write in writes:
                 body = write.build(ids[start:start + len(write.rows)])
@@ -322,6 +321,7 @@ def stamp_rows(writes):
 def _store_alone(write):
     lock_stream_keys(write.locks)
     stamp_rows([write])
+    assign_seqs(write.table, write.rows)
     return write.build(insert_returning_ids(write.table, write.rows))
 
 

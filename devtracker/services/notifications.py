@@ -42,7 +42,7 @@ def create_notifications(principal, user_ids, fields, idempotency=None):
 
     def build(ids):
         timestamp = isoformat(rows[0]["created_at"])
-        return [{"id": id_, "type": common["type"], "title": common["title"],
+        return [{"id": id_, "seq": row["seq"], "type": common["type"], "title": common["title"],
                  "message": common["message"], "taskId": common["task_id"], "data": common["data"],
                  "timestamp": timestamp, "read": False, "userId": row["user_id"]}
                 for id_, row in zip(ids, rows)]

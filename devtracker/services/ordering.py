@@ -9,13 +9,23 @@ transactions could commit out of order; a transaction-scoped advisory lock per s
 Within a process, writes are committed in batches by services/commits.py, whose leader
 publishes each batch's events after its commit and before the next batch starts: live events
 leave in commit order.
+
+Each stream also numbers its items `seq` (SPEC §9): 1, 2, 3 ... with no hole, per stream key
+(`STREAM_KEYS`: the columns a stream is per; a workspace column joins them later). A batch reads
+the heads of its streams under the same locks and numbers its rows from there, so across nodes
+the seq order is the commit order too. Nodes deliver each stream in seq order
+(realtime/ordered.py) and fill a hole from the database; clients detect one and resync.
 """
 import zlib
+
+from sqlalchemy import func, select, tuple_
 
 from ..extensions import executor, pooled_connection
 
 NOTIFICATION_STREAM = 1
 ACTIVITY_STREAM = 2
+# table name -> the columns whose values name one stream of that table ((): one stream).
+STREAM_KEYS = {"notifications": ("user_id",), "activity": ()}
 LOCK_PARAMETERS = frozenset({"lock_stream", "lock_key", "lock_streams", "lock_keys"})  # lock_statement's
 
 
@@ -64,3 +74,29 @@ def lock_stream_keys(pairs, connection=None):
         cursor.execute(*statement)
     finally:
         cursor.close()
+
+
+def assign_seqs(table, rows, connection=None):
+    """Number `rows` (in order) after the heads of their streams; call with the streams' locks held.
+
+    Sets each row's `seq`; a table without streams is left alone."""
+    key_columns = STREAM_KEYS.get(table.name)
+    if key_columns is None or not rows:
+        return
+    keys = {tuple(row[name] for name in key_columns) for row in rows}
+    heads = stream_heads(table, key_columns, keys, connection)
+    for row in rows:
+        key = tuple(row[name] for name in key_columns)
+        heads[key] = row["seq"] = heads.get(key, 0) + 1
+
+
+def stream_heads(table, key_columns, keys, connection=None):
+    """{stream key: its largest seq} for the streams of `keys` that have rows."""
+    target, _ = executor(connection)
+    columns = [table.c[name] for name in key_columns]
+    query = select(*columns, func.max(table.c.seq))
+    if len(columns) == 1:
+        query = query.where(columns[0].in_([key[0] for key in keys])).group_by(*columns)
+    elif columns:
+        query = query.where(tuple_(*columns).in_(list(keys))).group_by(*columns)
+    return {tuple(row[:-1]): row[-1] for row in target.execute(query) if row[-1] is not None}

@@ -35,6 +35,8 @@ export type NotificationType = "mention" | "assignment" | "comment" | "update" |
 export interface Notification {
   /** Positive integer, increasing per recipient; the SDK's notification cursor. */
   id: number;
+  /** The recipient's stream position: 1, 2, 3 ... with no hole (SPEC §9). */
+  seq: number;
   type: NotificationType;
   title: string;
   message: string;
@@ -49,6 +51,8 @@ export type ActivityType = "task" | "comment" | "user" | "project";
 export interface Activity {
   /** Positive integer, increasing; the SDK's activity cursor. */
   id: number;
+  /** The activity stream's position: 1, 2, 3 ... with no hole (SPEC §9). */
+  seq: number;
   type: ActivityType;
   userId: string;
   username: string;

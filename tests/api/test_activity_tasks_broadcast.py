@@ -8,7 +8,7 @@ from tests.helpers import assert_error, assert_ok, received
 
 ISO_Z = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{3})?Z$")
 API = "/api/v1/realtime"
-ACTIVITY_KEYS = {"id", "type", "userId", "username", "action", "target", "taskId", "data", "timestamp"}
+ACTIVITY_KEYS = {"id", "seq", "type", "userId", "username", "action", "target", "taskId", "data", "timestamp"}
 
 
 def record(client, headers, **fields):
@@ -33,7 +33,7 @@ def test_recording_activity_returns_the_stored_activity_attributed_to_the_token(
     assert set(data) == ACTIVITY_KEYS
     assert isinstance(data["id"], int) and data["id"] > 0 and ISO_Z.match(data["timestamp"])
     assert {k: v for k, v in data.items() if k not in ("id", "timestamp")} == {
-        "type": "comment", "userId": "alice", "username": "Alice A", "action": "commented",
+        "seq": 1, "type": "comment", "userId": "alice", "username": "Alice A", "action": "commented",
         "target": "Fix login", "taskId": "task_9", "data": {"commentId": 3}}
 
 

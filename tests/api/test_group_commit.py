@@ -219,7 +219,7 @@ def test_postgresql_stream_locks_taken_with_an_insert_are_held_until_it_commits(
 
     wanted = {(NOTIFICATION_STREAM, _int32(u) & 0xFFFFFFFF) for u in ("bob", "carol")}
     query = "SELECT classid::int, objid::int FROM pg_locks WHERE locktype = 'advisory' AND "
-    row = {"user_id": "bob", "type": "mention", "title": "t", "message": "m", "read": False,
+    row = {"user_id": "bob", "seq": 1, "type": "mention", "title": "t", "message": "m", "read": False,
            "data": None, "created_at": utcnow()}
     with fresh_database(postgres_url, "devtracker_locks") as url:
         app = create_app(make_config(url))

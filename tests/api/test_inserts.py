@@ -8,8 +8,8 @@ from devtracker.models import Activity, Notification
 from devtracker.services import inserts
 
 
-def notification_row(user_id, data):
-    return {"user_id": user_id, "type": "mention", "title": "Tï", "message": "m\u00e9", "task_id": None,
+def notification_row(user_id, data, seq=1):
+    return {"user_id": user_id, "seq": seq, "type": "mention", "title": "Tï", "message": "m\u00e9", "task_id": None,
             "data": data, "read": False, "created_by": "svc",
             "created_at": datetime(2026, 11, 26, 4, 51, 7, 123456, tzinfo=timezone.utc)}
 
@@ -25,10 +25,10 @@ def test_a_compiled_insert_stores_what_sqlalchemy_stores(db):
     row = notification_row("alice", data)
     assert inserts.row_insert(table, tuple(sorted(row)), db.session.connection().dialect).usable
     [fast] = inserts.insert_returning_ids(table, [dict(row)])
-    slow = db.session.execute(insert(table).returning(table.c.id), dict(row)).scalar_one()
+    slow = db.session.execute(insert(table).returning(table.c.id), dict(row, seq=2)).scalar_one()
     db.session.commit()
     assert slow == fast + 1
-    assert stored(db, table, [fast]) == stored(db, table, [slow])
+    assert stored(db, table, [fast]) == [r | {"seq": 1} for r in stored(db, table, [slow])]
     assert stored(db, table, [fast])[0]["data"] == data
 
 
@@ -57,7 +57,7 @@ def test_a_row_without_every_column_goes_through_sqlalchemy(db):
 
 def test_activity_rows_use_the_compiled_insert(db):
     table = Activity.__table__
-    row = {"user_id": "alice", "username": "Alice", "type": "task", "action": "updated", "target": "T",
+    row = {"user_id": "alice", "seq": 1, "username": "Alice", "type": "task", "action": "updated", "target": "T",
            "task_id": "task_1", "data": {"task": {"seq": 1}}, "recorded_by": "svc",
            "created_at": datetime(2026, 11, 26, 4, 51, 7, tzinfo=timezone.utc)}
     assert inserts.row_insert(table, tuple(sorted(row)), db.session.connection().dialect).usable
@@ -96,10 +96,10 @@ def test_a_compiled_batch_stores_what_sqlalchemy_stores(db):
         assert inserts.rows_insert(table, tuple(sorted(rows[0])), len(rows), dialect).usable
     fast = inserts.insert_returning_ids(table, [dict(r) for r in rows])
     slow = list(db.session.execute(insert(table).returning(table.c.id, sort_by_parameter_order=True),
-                                   [dict(r) for r in rows]).scalars())
+                                   [dict(r, seq=2) for r in rows]).scalars())
     db.session.commit()
     assert fast == sorted(fast) and slow == sorted(slow) and fast[-1] < slow[0]
-    assert stored(db, table, fast) == stored(db, table, slow)
+    assert stored(db, table, fast) == [r | {"seq": 1} for r in stored(db, table, slow)]
     assert [s["user_id"] for s in stored(db, table, fast)] == [f"u{i}" for i in range(7)]
 
 

@@ -8,7 +8,7 @@ from tests.helpers import assert_error, assert_ok, received
 
 ISO_Z = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{3})?Z$")
 API = "/api/v1/realtime"
-NOTIFICATION_KEYS = {"id", "type", "title", "message", "taskId", "data", "timestamp", "read"}
+NOTIFICATION_KEYS = {"id", "seq", "type", "title", "message", "taskId", "data", "timestamp", "read"}
 
 
 def body(**fields):
@@ -32,7 +32,7 @@ def test_notify_returns_201_and_the_exact_notification_shape(client, auth):
     assert isinstance(data["id"], int) and data["id"] > 0
     assert ISO_Z.match(data["timestamp"])
     assert {k: v for k, v in data.items() if k not in ("id", "timestamp")} == {
-        "type": "mention", "title": "You were mentioned", "message": "@bob look at this",
+        "seq": 1, "type": "mention", "title": "You were mentioned", "message": "@bob look at this",
         "taskId": "task_1", "data": {"k": [1, 2]}, "read": False}
 
 
@@ -236,3 +236,22 @@ class TestRecipientLimit:
     def test_exactly_max_recipients_is_accepted_and_duplicates_count_once(self, client, auth):
         data = assert_ok(bulk(client, auth("alice"), ["bob", "carol", "bob"]), 201)
         assert data["count"] == 2
+
+
+def test_seq_numbers_each_recipients_stream_with_no_hole(client, auth):
+    """SPEC §9: per recipient 1, 2, 3 ...; a bulk notify numbers each recipient's own stream,
+    and a rolled-back write (an unknown field) uses no number."""
+    headers = auth("svc", "service")
+    seqs = {}
+    for user_ids in (["bob"], ["bob", "carol"], ["carol", "dave", "bob"], ["dave"]):
+        response = client.post("/api/v1/realtime/notify", headers=headers,
+                               json={"userIds": user_ids, "type": "update", "title": "t", "message": "m"})
+        assert response.status_code == 201, response.get_data(as_text=True)
+        for user_id, note in zip(user_ids, response.get_json()["data"]["notifications"]):
+            seqs.setdefault(user_id, []).append(note["seq"])
+        bad = client.post("/api/v1/realtime/notify", headers=headers,
+                          json={"userIds": user_ids, "type": "nope", "title": "t", "message": "m"})
+        assert bad.status_code == 422
+    assert seqs == {"bob": [1, 2, 3], "carol": [1, 2], "dave": [1, 2]}
+    listed = client.get("/api/v1/realtime/notifications?userId=bob", headers=headers).get_json()["data"]
+    assert [n["seq"] for n in listed["notifications"]] == [3, 2, 1]

@@ -110,7 +110,7 @@ def test_notify_documents_its_body_its_201_and_its_errors(client):
     assert envelope["required"] == ["success", "data"]
     notification = resolve(doc, envelope["properties"]["data"])
     assert set(notification["properties"]) == {
-        "id", "type", "title", "message", "taskId", "data", "timestamp", "read"}
+        "id", "seq", "type", "title", "message", "taskId", "data", "timestamp", "read"}
     assert {"400", "401", "403", "409", "413", "422", "429"} <= set(op["responses"])
     headers = [p["name"] for p in op["parameters"] if p["in"] == "header"]
     assert headers == ["Idempotency-Key"]
