@@ -5,6 +5,7 @@ import os
 from flask import Flask
 
 from .config import Config, load_config
+from .strictjson import SocketJSON, dumps, json_provider
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -17,6 +18,7 @@ def create_app(config=None):
                 template_folder=os.path.join(ROOT, "templates"),
                 instance_path=os.path.join(ROOT, "instance"))
     app.config.from_object(config)
+    app.json = json_provider(app)
     app.config["ENV_NAME"] = getattr(config, "ENV_NAME", "custom")
     configure_logging(app)
     register_extensions(app)
@@ -41,19 +43,23 @@ def register_extensions(app):
     from .auth import register_jwt_handlers
     from .extensions import db, jwt, limiter, migrate, socketio
     from .metrics import init_metrics
-    from .realtime import client_manager, init_namespace, init_presence
+    from .realtime import client_manager, init_namespace, init_presence, packet_log
     from .realtime.context import socketio_path_rules
     from .realtime.cors import origin_checker
 
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite:///"):
         os.makedirs(os.path.dirname(app.config["SQLALCHEMY_DATABASE_URI"][len("sqlite:///"):]) or ".",
                     exist_ok=True)
+    # Nothing non-finite is stored, whichever path writes a JSON column.
+    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {**app.config["SQLALCHEMY_ENGINE_OPTIONS"],
+                                               "json_serializer": dumps}
     db.init_app(app)
     migrate.init_app(app, db, directory=os.path.join(ROOT, "migrations"))
     jwt.init_app(app)
     register_jwt_handlers(jwt)
     limiter.init_app(app)
     init_presence(app)
+    packet_log.install()
     socketio.init_app(
         app,
         async_mode=app.config["ASYNC_MODE"],
@@ -68,6 +74,8 @@ def register_extensions(app):
         async_handlers=False,
         # Sockets authenticate with a token; no copy of the cookie session per socket.
         manage_session=False,
+        # Packets, and messages between nodes, are strict JSON both ways (strictjson.py).
+        json=SocketJSON,
         logger=False,
         engineio_logger=False,
     )

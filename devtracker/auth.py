@@ -14,11 +14,14 @@ from flask_jwt_extended.exceptions import JWTExtendedException
 from .errors import AppError, Forbidden, Unauthorized, error_response
 
 ROLES = ("user", "service", "admin")
-ID_RE = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
+ID_PATTERN = r"^[A-Za-z0-9_.:-]{1,128}$"  # as documented (ECMA regex, for OpenAPI)
+ID_RE = re.compile(ID_PATTERN[:-1] + r"\Z")  # `$` would also match before a final newline
 USERNAME_MAX_LENGTH = 255
 BEARER = {"WWW-Authenticate": "Bearer"}
 VERIFIED_CACHE_KEY = "devtracker.verified_tokens"
 VERIFIED_CACHE_LIMIT = 10_000
+MAX_EXP = 253402300800  # 10000-01-01T00:00:00Z: datetime's limit
+CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
 
 
 @dataclass(frozen=True)
@@ -41,8 +44,33 @@ def token_error(code, message):
     return Unauthorized(message=message, code=code, headers=dict(BEARER))
 
 
+def _expiry(claims):
+    """The token's `exp` as a datetime; None when it has none (refused if TOKEN_REQUIRE_EXP)."""
+    exp = claims.get("exp")
+    if exp is None:
+        if current_app.config["TOKEN_REQUIRE_EXP"]:
+            raise token_error("TOKEN_INVALID", "The token must carry an expiry (exp).")
+        return None
+    if isinstance(exp, bool) or not isinstance(exp, (int, float)) or not 0 < exp < MAX_EXP:
+        raise token_error("TOKEN_INVALID", "The token's exp must be a NumericDate (seconds since "
+                                           "1970) before the year 10000.")
+    return datetime.fromtimestamp(exp, timezone.utc)
+
+
+def _printable(value):
+    """True for a string that is valid Unicode without control characters."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return not CONTROL_RE.search(value)
+
+
 def principal_from_claims(claims):
     """Build a Principal from decoded claims; refuse claims that break SPEC §1."""
+    if claims.get("type", "access") != "access":
+        raise token_error("TOKEN_INVALID", "Only access tokens are accepted (this one is a "
+                                           f"{str(claims.get('type'))[:20]!r} token).")
     user_id = claims.get("sub")
     if not isinstance(user_id, str) or not ID_RE.match(user_id):
         raise token_error("TOKEN_INVALID", "The token's sub must be a user id of 1-128 characters "
@@ -51,12 +79,11 @@ def principal_from_claims(claims):
     if role not in ROLES:
         raise token_error("TOKEN_INVALID", f"The token's role must be one of {', '.join(ROLES)}.")
     username = claims.get("username", user_id)
-    if not isinstance(username, str) or not username.strip() or len(username) > USERNAME_MAX_LENGTH:
+    if (not isinstance(username, str) or not username.strip() or len(username) > USERNAME_MAX_LENGTH
+            or not _printable(username)):
         raise token_error("TOKEN_INVALID", "The token's username must be a non-empty string of at "
-                                           f"most {USERNAME_MAX_LENGTH} characters.")
-    exp = claims.get("exp")
-    expires_at = datetime.fromtimestamp(exp, timezone.utc) if isinstance(exp, (int, float)) else None
-    return Principal(user_id=user_id, username=username.strip(), role=role, expires_at=expires_at)
+                                           f"most {USERNAME_MAX_LENGTH} printable characters.")
+    return Principal(user_id=user_id, username=username.strip(), role=role, expires_at=_expiry(claims))
 
 
 def principal_from_token(token):
@@ -69,6 +96,8 @@ def principal_from_token(token):
         raise token_error("TOKEN_EXPIRED", "The token has expired.") from None
     except (pyjwt.InvalidTokenError, JWTExtendedException) as exc:
         raise token_error("TOKEN_INVALID", f"The token is not valid: {exc}") from None
+    except (ValueError, TypeError, OverflowError):  # claims PyJWT cannot compare, odd text
+        raise token_error("TOKEN_INVALID", "The token is not valid.") from None
     return principal_from_claims(claims)
 
 
@@ -118,7 +147,10 @@ def auth_required(*roles):
             _normalise_bearer_scheme()
             principal, header = _verified_principal()
             if principal is None:
-                verify_jwt_in_request()
+                try:
+                    verify_jwt_in_request()
+                except (ValueError, TypeError, OverflowError):  # claims PyJWT cannot compare
+                    raise token_error("TOKEN_INVALID", "The token is not valid.") from None
                 principal = principal_from_claims(get_jwt())
                 if header is not None:
                     _remember_verified(header, principal)

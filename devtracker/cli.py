@@ -16,7 +16,8 @@ def register_cli(app):
     @click.option("--role", type=click.Choice(ROLES), default="user", show_default=True,
                   help="user acts as itself; service publishes for any user; admin does everything.")
     @click.option("--expires-in", type=click.IntRange(min=0), default=86400, show_default=True,
-                  help="Lifetime in seconds; 0 mints a token that never expires.")
+                  help="Lifetime in seconds; 0 mints a token that never expires "
+                       "(refused where TOKEN_REQUIRE_EXP is on, as in production).")
     def token(user_id, username, role, expires_in):
         """Mint a token signed with JWT_SECRET_KEY, the way the main DevTracker app does."""
         if not ID_RE.match(user_id):

@@ -96,6 +96,8 @@ class Config:
         self.JWT_IDENTITY_CLAIM = "sub"
         self.JWT_DECODE_LEEWAY = env_int("JWT_LEEWAY_SECONDS", 10)
         self.JWT_ACCESS_TOKEN_EXPIRES = False  # tokens minted here carry the exp asked for
+        # A token without `exp` never expires: refused when this is on (production's default).
+        self.TOKEN_REQUIRE_EXP = env_bool("TOKEN_REQUIRE_EXP", False)
 
         self.SQLALCHEMY_DATABASE_URI = normalise_database_url(
             env_str("DATABASE_URL", default_database_url()))
@@ -156,6 +158,7 @@ class Config:
         self.TYPING_EVENT_RATE = env_float("TYPING_EVENT_RATE", 5.0, 0.1)
         self.JOIN_EVENT_RATE = env_float("JOIN_EVENT_RATE", 5.0, 0.1)
         self.MAX_TASKS_PER_SOCKET = env_int("MAX_TASKS_PER_SOCKET", 100, 1)
+        self.MAX_SOCKETS_PER_USER = env_int("MAX_SOCKETS_PER_USER", 20, 1)
         self.REST_RATE_LIMIT = env_str("REST_RATE_LIMIT", "600 per minute")
         self.RATELIMIT_ENABLED = env_bool("RATELIMIT_ENABLED", True)
         self.RATELIMIT_STORAGE_URI = env_str("RATELIMIT_STORAGE_URI", self.REDIS_URL or "memory://")
@@ -211,6 +214,7 @@ class ProductionConfig(Config):
     def __init__(self):
         super().__init__()
         self.DEMO_LOGIN_ENABLED = env_bool("DEMO_LOGIN_ENABLED", False)
+        self.TOKEN_REQUIRE_EXP = env_bool("TOKEN_REQUIRE_EXP", True)
 
     def validate(self):
         """Production needs a JWT secret of its own, long enough for HS256."""

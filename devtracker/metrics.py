@@ -48,6 +48,11 @@ class _PresenceCollector:
                                                             "(authenticated or not)")
         gauge.add_metric([], len(engine.sockets) if engine is not None else 0)
         yield gauge
+        from .realtime import packet_log
+        malformed = CounterMetricFamily("devtracker_socket_packet_errors", "Client packets the "
+                                        "Socket.IO stack could not handle (malformed, or raising)")
+        malformed.add_metric([], packet_log.install().total)
+        yield malformed
         manager = getattr(socketio.server, "manager", None)
         if getattr(manager, "send_idle", None) is not None:
             counter = CounterMetricFamily("devtracker_fanout_deliveries",

@@ -12,14 +12,11 @@ from marshmallow import ValidationError
 from ..auth import ID_RE, auth_required, current_principal
 from ..errors import InvalidInput, MalformedJSON, validation_error
 from ..services.idempotency import IdempotencyKey
+from ..strictjson import NonFiniteNumber, loads
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 IDEMPOTENCY_KEY_RE = re.compile(r"^[\x21-\x7e]{1,255}$")
 ANY_ROLE = ()
-
-
-def _reject_constant(name):
-    raise ValueError(f"{name} is not JSON")
 
 
 def _check_text(value):
@@ -60,7 +57,9 @@ def read_json_body():
     if not raw.strip():
         return {}
     try:
-        body = json.loads(raw, parse_constant=_reject_constant)
+        body = loads(raw)
+    except NonFiniteNumber as exc:  # well-formed, but no JSON peer can represent the number
+        raise InvalidInput(details={"_schema": [str(exc)]}) from None
     except (ValueError, RecursionError) as exc:
         message = "The request body is not valid JSON."
         if isinstance(exc, json.JSONDecodeError):

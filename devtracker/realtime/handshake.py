@@ -1,5 +1,6 @@
 """What a socket brings and what the server keeps for it: the handshake's `auth` (a token and
 the cursors of a reconnecting client), task ids in client events, the per-socket state."""
+import re
 import time
 from dataclasses import dataclass, field
 
@@ -7,6 +8,8 @@ from ..auth import ID_RE, Principal
 from ..errors import InvalidInput
 from ..models.base import MAX_ID
 from .limits import TokenBucket
+
+CURSOR_TEXT_RE = re.compile(r"[0-9]{1,30}")
 
 
 @dataclass
@@ -33,7 +36,7 @@ class Cursors:
 def _cursor(value, name):
     if value is None:
         return None
-    if isinstance(value, str) and value.isdigit():
+    if isinstance(value, str) and CURSOR_TEXT_RE.fullmatch(value):
         value = int(value)
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         raise InvalidInput(details={name: ["Must be a whole number >= 0."]})

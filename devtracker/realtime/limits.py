@@ -2,7 +2,8 @@
 import json
 import time
 
-from ..errors import AppError
+from ..errors import AppError, InvalidInput
+from ..strictjson import NUMBER_MESSAGE
 
 
 class TokenBucket:
@@ -28,11 +29,16 @@ class TokenBucket:
 
 
 def message_size(args):
-    """The size of an event's arguments as compact JSON, in bytes."""
-    if len(args) == 1 and isinstance(args[0], str):
-        return len(args[0].encode())
+    """The size of an event's arguments as compact JSON, in bytes; an AppError for arguments
+    that are not strict JSON text (binary, lone surrogates, numbers no JSON peer can hold)."""
     try:
-        return len(json.dumps(args, separators=(",", ":"), ensure_ascii=False).encode())
-    except (TypeError, ValueError):  # binary attachments: no client event takes them
+        if len(args) == 1 and isinstance(args[0], str):
+            return len(args[0].encode())
+        return len(json.dumps(args, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode())
+    except TypeError:  # binary attachments: no client event takes them
         raise AppError("Binary payloads are not accepted; send JSON.", code="INVALID_PAYLOAD",
                        status=400) from None
+    except UnicodeEncodeError:
+        raise InvalidInput(details={"_schema": ["Strings must be valid Unicode (no lone surrogates)."]}) from None
+    except ValueError:  # strictjson.NonFinite: 1e999, NaN, Infinity, huge integers
+        raise InvalidInput(details={"_schema": [NUMBER_MESSAGE]}) from None

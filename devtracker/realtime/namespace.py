@@ -6,6 +6,7 @@ that goes back in the HTTP envelope as the ack (or as an `error` event when no a
 What a handshake brings is read in handshake.py; the namespace's timers are in upkeep.py.
 """
 import logging
+import re
 import time
 from functools import partial
 
@@ -45,6 +46,12 @@ EVENTS = {
     "notification:read_all": "read_all_notifications",
 }
 STATUSES = ("online", "away")
+EVENT_NAME_RE = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
+
+
+def echoable(event):
+    """The event name as errors may repeat it: a short name of safe characters, else None."""
+    return event if isinstance(event, str) and EVENT_NAME_RE.fullmatch(event) else None
 
 
 class RealtimeNamespace(UpkeepMixin, Namespace):
@@ -92,13 +99,14 @@ class RealtimeNamespace(UpkeepMixin, Namespace):
     def _dispatch(self, event, *args):
         sid = request.sid
         state = self.sockets.get(sid)
+        event = echoable(event)
         try:
             if state is None:
                 raise Unauthorized("This socket is not connected.", code="NOT_CONNECTED")
-            if event not in EVENTS:
-                raise AppError(f"Unknown event {event!r}.", code="UNKNOWN_EVENT", status=400)
-            if not state.events.take():
+            if not state.events.take():  # every event counts, known or not
                 raise RateLimited("Too many events from this socket; slow down.")
+            if event not in EVENTS:
+                raise AppError("Unknown event.", code="UNKNOWN_EVENT", status=400)
             if message_size(args) > self.config["MAX_SOCKET_MESSAGE_BYTES"]:
                 raise AppError(f"Messages are limited to {self.config['MAX_SOCKET_MESSAGE_BYTES']} bytes.",
                                code="PAYLOAD_TOO_LARGE", status=413)
@@ -169,6 +177,10 @@ class RealtimeNamespace(UpkeepMixin, Namespace):
     def _start_session(self, state, principal):
         """Register an authenticated socket: presence, rooms, expiry timers. Live events are held."""
         sid, user_id = state.sid, principal.user_id
+        cap = self.config["MAX_SOCKETS_PER_USER"]
+        if len(self.store.user_sockets(user_id)) >= cap:
+            raise AppError(f"A user may hold at most {cap} connections; close one first.",
+                           code="TOO_MANY_CONNECTIONS", status=429)
         self.gate.open(sid)
         try:
             self.store.add_socket(sid, user_id, principal.username)

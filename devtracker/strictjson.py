@@ -1,0 +1,123 @@
+"""Strict JSON (RFC 8259) in and out: no NaN, no Infinity, no number that overflows to one.
+
+Python's `json` reads `NaN`, `Infinity` and `1e999` (as an infinite float) and writes them
+back as `NaN` / `Infinity`, which is not JSON: socket.io-client drops the connection on them.
+Everything the server writes goes through `dumps`; everything it reads through `loads` or
+`socket_loads`.
+"""
+import json
+import logging
+import math
+
+log = logging.getLogger(__name__)
+
+MAX_INT_DIGITS = 100
+NUMBER_MESSAGE = f"Numbers must be finite and have at most {MAX_INT_DIGITS} digits."
+
+
+class NonFinite(float):
+    """A number read from the wire that has no finite float (1e999) or int of sane size.
+
+    It is an infinite float, so `dumps` refuses it and `isinstance(x, int)` checks reject it;
+    the socket door refuses the event that carries it with a 422 naming the rule."""
+
+    def __new__(cls, text):
+        return super().__new__(cls, "inf")
+
+
+class NonFiniteNumber(ValueError):
+    """A REST body holds a number outside what JSON peers can represent."""
+
+
+def _float(text):
+    value = float(text)
+    if math.isinf(value):
+        raise NonFiniteNumber(NUMBER_MESSAGE)
+    return value
+
+
+def _int(text):
+    if len(text.lstrip("-")) > MAX_INT_DIGITS:
+        raise NonFiniteNumber(NUMBER_MESSAGE)
+    return int(text)
+
+
+def _constant(name):
+    raise ValueError(f"{name} is not JSON")
+
+
+def loads(text, **kwargs):
+    """`json.loads` for request bodies: NaN/Infinity are malformed (ValueError), and a number
+    that overflows or has over MAX_INT_DIGITS digits raises NonFiniteNumber."""
+    kwargs.setdefault("parse_constant", _constant)
+    kwargs.setdefault("parse_float", _float)
+    kwargs.setdefault("parse_int", _int)
+    return json.loads(text, **kwargs)
+
+
+def _socket_float(text):
+    value = float(text)
+    return NonFinite(text) if math.isinf(value) else value
+
+
+def _socket_int(text):
+    return NonFinite(text) if len(text.lstrip("-")) > MAX_INT_DIGITS else int(text)
+
+
+def socket_loads(text, **kwargs):
+    """`json.loads` for Socket.IO packets: out-of-range numbers and NaN/Infinity become
+    `NonFinite`, so the event still reaches the namespace and is refused there with an ack."""
+    kwargs.setdefault("parse_constant", NonFinite)
+    kwargs.setdefault("parse_float", _socket_float)
+    kwargs.setdefault("parse_int", _socket_int)
+    return json.loads(text, **kwargs)
+
+
+def finite(value):
+    """A copy of `value` with every NaN or infinite float replaced by None."""
+    if isinstance(value, float):
+        return None if math.isinf(value) or math.isnan(value) else value
+    if isinstance(value, dict):
+        return {key: finite(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [finite(item) for item in value]
+    return value
+
+
+def dumps(value, **kwargs):
+    """`json.dumps` that never writes NaN or Infinity.
+
+    Input is refused before it is stored, so such a value can only come from rows written
+    before that check: it leaves as null (logged) instead of breaking every client."""
+    kwargs["allow_nan"] = False
+    try:
+        return json.dumps(value, **kwargs)
+    except ValueError as exc:
+        if "Out of range float" not in str(exc):
+            raise
+        log.warning("a non-finite number left as null (written before strict JSON input)")
+        return json.dumps(finite(value), **kwargs)
+
+
+class SocketJSON:
+    """The json module python-socketio, python-engineio and the Redis queue use."""
+
+    dumps = staticmethod(dumps)
+    loads = staticmethod(socket_loads)
+
+
+def json_provider(app):
+    """Flask's JSON provider for `app`, writing through `dumps` and reading through `loads`."""
+    from flask.json.provider import DefaultJSONProvider
+
+    class StrictJSONProvider(DefaultJSONProvider):
+        def dumps(self, obj, **kwargs):
+            kwargs.setdefault("default", self.default)
+            kwargs.setdefault("ensure_ascii", self.ensure_ascii)
+            kwargs.setdefault("sort_keys", self.sort_keys)
+            return dumps(obj, **kwargs)
+
+        def loads(self, s, **kwargs):
+            return loads(s, **kwargs)
+
+    return StrictJSONProvider(app)
