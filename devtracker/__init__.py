@@ -25,6 +25,7 @@ def create_app(config=None):
     register_blueprints(app)
     register_error_handlers(app)
     register_commands(app)
+    register_security(app)
     return app
 
 
@@ -102,6 +103,13 @@ def register_blueprints(app):
 def register_error_handlers(app):
     """Every error leaves as an envelope."""
     from .errors import register_error_handlers as register
+
+    register(app)
+
+
+def register_security(app):
+    """Security headers on every response (outermost WSGI layer), the forms' CSRF token."""
+    from .web.security import register_security as register
 
     register(app)
 

@@ -2,11 +2,16 @@
 
 Every setting is documented in the README's "Settings" table; keep the two in step.
 """
+import math
 import os
+from collections import Counter
 
 DEV_JWT_SECRET = "dev-insecure-secret-change-me-before-production"
 ASYNC_MODES = ("eventlet", "gevent", "threading")
 SQLITE_SYNCHRONOUS_MODES = ("FULL", "EXTRA", "NORMAL")
+MIN_SECRET_LENGTH = 32
+MIN_SECRET_BITS = 64
+MAKE_SECRET = 'python -c "import secrets; print(secrets.token_urlsafe(48))"'
 
 
 class ConfigError(RuntimeError):
@@ -80,6 +85,35 @@ def normalise_database_url(url):
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg2://" + url[len("postgresql://"):]
     return url
+
+
+def secret_bits(secret):
+    """A low estimate of a secret's entropy in bits: its shortest repeating unit, less the
+    characters that continue a run or a ±1 step (aaaa, abcd, 4321), times the Shannon entropy
+    per character of that unit. Random secrets score near their length times log2(alphabet)."""
+    if not secret:
+        return 0.0
+    n = len(secret)
+    period = next(p for p in range(1, n + 1) if all(secret[i] == secret[i % p] for i in range(p, n)))
+    unit = secret[:period]
+    free = sum(1 for i in range(len(unit))
+               if i < 2 or abs(ord(unit[i]) - ord(unit[i - 1])) > 1
+               or ord(unit[i]) - ord(unit[i - 1]) != ord(unit[i - 1]) - ord(unit[i - 2]))
+    per_char = -sum(k / period * math.log2(k / period) for k in Counter(unit).values())
+    return per_char * free
+
+
+def check_secret(name, secret):
+    """Refuse a missing, default, short or guessable secret, saying how to make a good one."""
+    if not secret or secret == DEV_JWT_SECRET:
+        problem = "is not set (the development default is refused)"
+    elif len(secret) < MIN_SECRET_LENGTH:
+        problem = f"is shorter than {MIN_SECRET_LENGTH} characters"
+    elif secret_bits(secret) < MIN_SECRET_BITS:
+        problem = "is too easy to guess (repeated or sequential characters)"
+    else:
+        return
+    raise ConfigError(f"{name} {problem}; production needs a random secret of its own, e.g. from: {MAKE_SECRET}")
 
 
 class Config:
@@ -177,6 +211,12 @@ class Config:
         # Development conveniences.
         self.DEMO_LOGIN_ENABLED = env_bool("DEMO_LOGIN_ENABLED", True)
 
+        # The dashboard's cookie session: never sent on another site's requests or read by
+        # scripts; only over HTTPS when SESSION_COOKIE_SECURE is on (production's default).
+        self.SESSION_COOKIE_HTTPONLY = True
+        self.SESSION_COOKIE_SAMESITE = "Lax"
+        self.SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", False)
+
     def validate(self):
         """Refuse settings this environment cannot run with."""
 
@@ -215,14 +255,14 @@ class ProductionConfig(Config):
         super().__init__()
         self.DEMO_LOGIN_ENABLED = env_bool("DEMO_LOGIN_ENABLED", False)
         self.TOKEN_REQUIRE_EXP = env_bool("TOKEN_REQUIRE_EXP", True)
+        self.SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", True)
 
     def validate(self):
-        """Production needs a JWT secret of its own, long enough for HS256."""
-        secret = self.JWT_SECRET_KEY
-        if not secret or secret == DEV_JWT_SECRET or len(secret) < 32:
-            raise ConfigError(
-                "ProductionConfig needs JWT_SECRET_KEY: the secret the main DevTracker app signs "
-                "tokens with, at least 32 characters (the development default is refused)")
+        """Production needs random secrets of its own: the JWT one (shared with the main
+        DevTracker app) and SECRET_KEY when it is set apart from it."""
+        check_secret("JWT_SECRET_KEY", self.JWT_SECRET_KEY)
+        if self.SECRET_KEY != self.JWT_SECRET_KEY:
+            check_secret("SECRET_KEY", self.SECRET_KEY)
 
 
 CONFIGS = {

@@ -1,5 +1,7 @@
 """Server-rendered pages: sign-in, the pages behind it, vendored browser builds, HTML errors."""
 import os
+import re
+import secrets
 
 import flask
 import pytest
@@ -8,6 +10,17 @@ from devtracker import create_app
 from tests.conftest import make_config
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+def form_token(client, path="/signin"):
+    """The CSRF token the page at `path` puts in its forms (made for this client's session)."""
+    return CSRF_RE.search(client.get(path).get_data(as_text=True)).group(1)
+
+
+def sign_in(client, url="/signin", **form):
+    """Post the sign-in form the way the page does: with the session's form token."""
+    return client.post(url, data={"csrf_token": form_token(client), **form})
 
 
 def test_pages_redirect_to_sign_in_until_signed_in(client):
@@ -16,27 +29,27 @@ def test_pages_redirect_to_sign_in_until_signed_in(client):
 
 
 def test_the_demo_sign_in_mints_a_token_and_opens_the_dashboard(client):
-    response = client.post("/signin?next=/tasks/task_7", data={"name": "Alice Smith", "role": "admin"})
+    response = sign_in(client, "/signin?next=/tasks/task_7", name="Alice Smith", role="admin")
     assert response.status_code == 302 and response.headers["Location"] == "/tasks/task_7"
     page = client.get("/tasks/task_7").get_data(as_text=True)
     assert 'data-user-id="alice-smith"' in page and 'data-role="admin"' in page and 'data-task-id="task_7"' in page
-    assert client.post("/signout").status_code == 302
+    assert client.post("/signout", data={"csrf_token": form_token(client, "/")}).status_code == 302
     assert client.get("/").status_code == 302
 
 
 def test_a_token_from_the_main_app_signs_in(client, token_for):
-    response = client.post("/signin", data={"token": token_for("bob", username="Bob")})
+    response = sign_in(client, token=token_for("bob", username="Bob"))
     assert response.status_code == 302
     assert 'data-user-id="bob"' in client.get("/").get_data(as_text=True)
 
 
 def test_a_bad_token_is_refused_with_the_reason(client):
-    response = client.post("/signin", data={"token": "not-a-token"})
+    response = sign_in(client, token="not-a-token")
     assert response.status_code == 400 and "not valid" in response.get_data(as_text=True)
 
 
 def test_an_open_redirect_is_not_followed(client):
-    response = client.post("/signin?next=//evil.example/", data={"name": "Alice"})
+    response = sign_in(client, "/signin?next=//evil.example/", name="Alice")
     assert response.headers["Location"] == "/"
 
 
@@ -51,14 +64,14 @@ def production_client(tmp_path):
 def test_production_has_no_demo_sign_in(production_client, token_for):
     page = production_client.get("/signin").get_data(as_text=True)
     assert 'id="demo-signin"' not in page and 'name="token"' in page
-    refused = production_client.post("/signin", data={"name": "Mallory", "role": "admin"})
+    refused = sign_in(production_client, name="Mallory", role="admin")
     assert refused.status_code == 400
     assert production_client.get("/").status_code == 302  # still not signed in
 
 
 def test_the_production_config_turns_demo_sign_in_off_and_needs_a_secret(monkeypatch):
     from devtracker.config import ConfigError, load_config
-    monkeypatch.setenv("JWT_SECRET_KEY", "s" * 40)
+    monkeypatch.setenv("JWT_SECRET_KEY", secrets.token_urlsafe(32))
     assert load_config("production").DEMO_LOGIN_ENABLED is False
     monkeypatch.setenv("JWT_SECRET_KEY", "short")
     with pytest.raises(ConfigError):
@@ -84,7 +97,7 @@ def test_browsers_get_an_html_error_page_and_the_api_an_envelope(client):
 def test_rest_calls_do_not_open_the_dashboard_session(client, token_for):
     """The cookie session is the dashboard's: a signed-in browser's REST calls neither read nor
     rewrite it, and the pages still see it afterwards."""
-    client.post("/signin", data={"name": "Alice Smith", "role": "user"})
+    sign_in(client, name="Alice Smith", role="user")
     token = token_for("alice-smith", username="Alice Smith")
     with client:
         response = client.get("/api/v1/realtime/notifications", headers={"Authorization": f"Bearer {token}"})

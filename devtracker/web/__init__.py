@@ -11,6 +11,7 @@ from flask_jwt_extended import create_access_token
 from ..api import API_PREFIX
 from ..auth import ID_RE, principal_from_token
 from ..errors import AppError
+from .security import require_same_site, safe_next
 
 bp = Blueprint("web", __name__)
 VENDOR = {"socket.io-client": ("node_modules", "socket.io-client", "dist")}
@@ -66,6 +67,7 @@ def signin():
     demo = current_app.config["DEMO_LOGIN_ENABLED"]
     error = None
     if request.method == "POST":
+        require_same_site()
         token = (request.form.get("token") or "").strip()
         name = (request.form.get("name") or "").strip()[:80]
         role = request.form.get("role", "user")
@@ -82,14 +84,14 @@ def signin():
         else:
             error = "Enter your name." if demo else "Paste a DevTracker token."
         if error is None:
-            target = request.args.get("next", "/")
-            return redirect(target if target.startswith("/") and not target.startswith("//") else "/")
+            return redirect(safe_next(request.args.get("next")))
     return render_template("signin.html", demo=demo, error=error, api_prefix=API_PREFIX), (400 if error else 200)
 
 
 @bp.post("/signout")
 def signout():
     """Forget the session's token."""
+    require_same_site()
     session.pop("token", None)
     return redirect(url_for("web.signin"))
 
