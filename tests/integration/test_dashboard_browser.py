@@ -3,11 +3,20 @@
 Two people in two browser contexts sign in with the demo form, see each other come online,
 open the same task, see each other type, get a notification toast, and read it in one tab
 while the other tab follows. Every page is saved as a screenshot under test-artifacts/.
+
+The pages run under the server's Content-Security-Policy: every test fails on a CSP violation
+or a console error in any page it opened. Waits use locators, never `wait_for_function` (it
+evaluates a string with eval, which the policy refuses).
 """
 import os
 import shutil
 
 import pytest
+
+try:
+    from playwright.sync_api import expect
+except ImportError:  # the browser fixture reports it (a failure when REQUIRE_SERVICES=1)
+    expect = None
 
 from tests.conftest import require_service
 
@@ -15,6 +24,25 @@ ARTIFACTS = os.path.join(os.path.dirname(__file__), "..", "..", "test-artifacts"
 CHROMIUM_CANDIDATES = ("/usr/bin/chromium-headless-shell", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
+REPORT_VIOLATIONS = """document.addEventListener("securitypolicyviolation", (event) =>
+  window.__cspViolation(`${event.effectiveDirective} blocked ${event.blockedURI || "inline"} at ${event.sourceFile}:${event.lineNumber}`));"""
+PROBLEMS = []  # CSP violations and console errors of the current test's browser contexts
+
+
+@pytest.fixture(autouse=True)
+def no_browser_problems():
+    """Fail a test whose pages reported a CSP violation or a console error."""
+    PROBLEMS.clear()
+    yield PROBLEMS
+    assert PROBLEMS == []
+
+
+def watch(context):
+    """Record the context's CSP violations (the DOM event) and console errors into PROBLEMS."""
+    context.expose_function("__cspViolation", lambda text: PROBLEMS.append("CSP: " + text))
+    context.add_init_script(REPORT_VIOLATIONS)
+    context.on("console", lambda message: message.type == "error" and PROBLEMS.append("console: " + message.text))
+    return context
 
 
 @pytest.fixture
@@ -58,9 +86,10 @@ def shots(request):
 
 
 def sign_in(browser, live_server, name, role="user"):
-    context = browser.new_context(viewport={"width": 1360, "height": 860})
+    context = watch(browser.new_context(viewport={"width": 1360, "height": 860}))
     page = context.new_page()
-    page.goto(live_server.url + "/")
+    response = page.goto(live_server.url + "/")
+    assert "script-src 'self' 'nonce-" in response.headers["content-security-policy"]
     page.fill("input[name=name]", name)
     page.select_option("select[name=role]", role)
     page.click("#demo-signin button[type=submit]")
@@ -93,12 +122,12 @@ def test_two_people_collaborate_live(browser, live_server, shots):
     # Bob types: Alice sees it, Bob does not see himself; it goes away when he stops.
     bob.focus("#comment-input")
     bob.keyboard.type("Looks good to me")
-    alice.wait_for_function("document.getElementById('typing').textContent === 'Bob is typing…'")
+    expect(alice.locator("#typing")).to_have_text("Bob is typing…")
     assert bob.inner_text("#typing") == ""
     shots(alice, "task-typing-alice")
     bob.fill("#comment-input", "")
     bob.dispatch_event("#comment-input", "input")
-    alice.wait_for_function("document.getElementById('typing').textContent === ''")
+    expect(alice.locator("#typing")).to_have_text("")
 
     # A task update from a service shows up on both task pages.
     svc = live_server.token("svc-tasks", "service")
@@ -106,7 +135,7 @@ def test_two_people_collaborate_live(browser, live_server, shots):
         "taskId": "task_42", "action": "status_changed", "ownerId": "alice",
         "task": {"id": "task_42", "title": "Ship the realtime dashboard", "status": "IN_PROGRESS"}})
     for page in (alice, bob):
-        page.wait_for_function("document.getElementById('task-title').textContent === 'Ship the realtime dashboard'")
+        expect(page.locator("#task-title")).to_have_text("Ship the realtime dashboard")
     shots(bob, "task-update-bob")
 
     # A notification: toast and unread count, in every tab of Alice's.
@@ -118,7 +147,7 @@ def test_two_people_collaborate_live(browser, live_server, shots):
         "taskId": "task_42"})
     alice.locator(".toast", has_text="New Task Assigned").wait_for()
     for page in (alice, alice_tab2):
-        page.wait_for_function("document.getElementById('unread-count').textContent === '1'")
+        expect(page.locator("#unread-count")).to_have_text("1")
     shots(alice, "notification-toast-alice")
 
     # Mark read in one tab: the other tab's badge clears too.
@@ -126,7 +155,7 @@ def test_two_people_collaborate_live(browser, live_server, shots):
     shots(alice_tab2, "bell-open-alice")
     alice_tab2.click("#mark-all")
     for page in (alice_tab2, alice):
-        page.wait_for_function("document.getElementById('unread-count').hidden === true")
+        expect(page.locator("#unread-count")).to_be_hidden()
 
     # Bob leaves: Alice sees him go from the task, then offline after the grace period.
     bob_context.close()
