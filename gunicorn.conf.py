@@ -7,6 +7,17 @@ workers = 1
 worker_connections = int(os.environ.get("MAX_CONNECTIONS") or 10000)
 bind = f"{os.environ.get('HOST') or '127.0.0.1'}:{os.environ.get('PORT') or 5000}"
 graceful_timeout = 10
+# Green workers read each request head under one timer of `keepalive` seconds, which also bounds
+# how long a keep-alive connection waits for its next request: the header timeout is used for
+# both (HTTP_HEADER_TIMEOUT_SECONDS; with 0, gunicorn would wait forever). It does not apply once
+# a request is being served, so websockets and long-polls are not cut.
+keepalive = float(os.environ.get("HTTP_HEADER_TIMEOUT_SECONDS") or 10) or 10
+# The request head's size: the line, the number of header fields and each field's size.
+limit_request_line = 8190
+limit_request_fields = 100
+limit_request_field_size = 8190
+# A worker whose hub does not get to tell the arbiter it is alive for this long is restarted.
+timeout = 30
 
 
 def post_worker_init(worker):

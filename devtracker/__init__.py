@@ -87,6 +87,18 @@ def register_extensions(app):
 
         app.wsgi_app = DeclineCompression(app.wsgi_app)
     init_metrics(app)
+    limit_greedy_peers(app, socketio)
+
+
+def limit_greedy_peers(app, socketio):
+    """Bound each socket's unsent bytes (engine/backlog.py) and refuse oversized bodies at once
+    (realtime/body_limit.py)."""
+    from .engine import backlog
+    from .realtime.body_limit import BodyLimit
+
+    backlog.install(app.config["MAX_SOCKET_BACKLOG_BYTES"])
+    eio = socketio.server.eio
+    app.wsgi_app = BodyLimit(app.wsgi_app, eio.max_http_buffer_size, lambda: eio.sockets)
 
 
 def register_blueprints(app):

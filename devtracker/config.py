@@ -168,6 +168,12 @@ class Config:
         self.PING_INTERVAL = env_int("PING_INTERVAL", 25, 1)
         self.PING_TIMEOUT = env_int("PING_TIMEOUT", 60, 1)
         self.MAX_CONNECTIONS = env_int("MAX_CONNECTIONS", 10000, 1)
+        # Slow and greedy peers: a request head must arrive within HTTP_HEADER_TIMEOUT_SECONDS, a
+        # keep-alive connection may wait HTTP_IDLE_TIMEOUT_SECONDS for its next request (0: no
+        # limit), and a socket with more than MAX_SOCKET_BACKLOG_BYTES unsent is dropped (0: none).
+        self.HTTP_HEADER_TIMEOUT_SECONDS = env_float("HTTP_HEADER_TIMEOUT_SECONDS", 10.0)
+        self.HTTP_IDLE_TIMEOUT_SECONDS = env_float("HTTP_IDLE_TIMEOUT_SECONDS", 60.0)
+        self.MAX_SOCKET_BACKLOG_BYTES = env_int("MAX_SOCKET_BACKLOG_BYTES", 1024 * 1024, 0)
         self.WEBSOCKET_COMPRESSION = env_bool("WEBSOCKET_COMPRESSION", False)
         self.BROADCAST_FAST_PATH = env_bool("BROADCAST_FAST_PATH", True)
         self.BROADCAST_COALESCE_SECONDS = env_float("BROADCAST_COALESCE_SECONDS", 0.005)

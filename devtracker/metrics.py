@@ -48,6 +48,11 @@ class _PresenceCollector:
                                                             "(authenticated or not)")
         gauge.add_metric([], len(engine.sockets) if engine is not None else 0)
         yield gauge
+        from .engine import backlog
+        drops = CounterMetricFamily("devtracker_socket_backlog_drops", "Sockets dropped for having "
+                                    "more than MAX_SOCKET_BACKLOG_BYTES queued and not yet written")
+        drops.add_metric([], backlog.drops)
+        yield drops
         from .realtime import packet_log
         malformed = CounterMetricFamily("devtracker_socket_packet_errors", "Client packets the "
                                         "Socket.IO stack could not handle (malformed, or raising)")

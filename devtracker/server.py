@@ -125,19 +125,31 @@ def serve(app, host, port):
     if mode == "eventlet":
         import eventlet.wsgi
 
+        from .engine.http import eventlet_protocol
+
         tune_eventlet_buffers()
         listener = listen(host, port)
+        # A request head within HTTP_HEADER_TIMEOUT_SECONDS, the next request on a keep-alive
+        # connection within HTTP_IDLE_TIMEOUT_SECONDS (engine/http.py); no socket timeout, which
+        # would also cut quiet websockets and long-polls.
+        protocol = eventlet_protocol(app.config["HTTP_HEADER_TIMEOUT_SECONDS"],
+                                     app.config["HTTP_IDLE_TIMEOUT_SECONDS"])
         # eventlet's server stops accepting at max_size connections (1,024 unless raised).
         eventlet.wsgi.server(listener, app, max_size=max_connections, log_output=access_log,
-                             log=logging.getLogger("devtracker.access"), debug=False)
+                             log=logging.getLogger("devtracker.access"), debug=False,
+                             protocol=protocol or eventlet.wsgi.HttpProtocol)
     elif mode == "gevent":
         from gevent.pool import Pool
         from gevent.pywsgi import WSGIServer
 
+        from .engine.http import gevent_handler
+
+        handler = gevent_handler(closing_gevent_handler(), app.config["HTTP_HEADER_TIMEOUT_SECONDS"],
+                                 app.config["HTTP_IDLE_TIMEOUT_SECONDS"])
         # Websockets through simple-websocket, as under `gunicorn -k gevent`.
         server = WSGIServer((host, port), app, spawn=Pool(max_connections), backlog=LISTEN_BACKLOG,
                             log=logging.getLogger("devtracker.access") if access_log else None,
-                            handler_class=closing_gevent_handler())
+                            handler_class=handler)
         server.serve_forever()
     else:
         socketio.run(app, host=host, port=port, debug=False, use_reloader=False,
