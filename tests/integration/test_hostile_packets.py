@@ -86,7 +86,7 @@ def test_an_expiry_past_the_year_9999_is_refused_in_the_handshake(live_server, r
     assert refused(raw().connect(json.dumps({"token": token})))["code"] == "TOKEN_INVALID"
 
 
-@pytest.mark.parametrize("number", ["1e999", "-1e999", "NaN", "Infinity", "9" * 101])
+@pytest.mark.parametrize("number", ["1e999", "-1e999", "NaN", "Infinity", "-Infinity", "9" * 5000])
 @pytest.mark.parametrize("event, template", [
     ("task:join", '"task:join",{"taskId":"task_1","x":%s}'),
     ("task:typing", '"task:typing",{"taskId":"task_1","isTyping":%s}'),
