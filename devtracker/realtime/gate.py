@@ -35,7 +35,7 @@ class ReplayGate:
         socket the event is held for)."""
         namespace_rooms = rooms.get(namespace, {})
         skip = set(skip_sid)
-        item = (event, data, message)
+        item = (event, data, message, room)
         with self.lock:
             pens = self._held
             if isinstance(room, str) or room is None:  # one room: a set lookup per gated socket
@@ -54,13 +54,19 @@ class ReplayGate:
         Each is sent with `send_message(message)` when it was held with a message and that is
         given, else with `send(event, data)`."""
         with self.lock:
-            for event, data, message in self._held.pop(sid, []):
+            for event, data, message, _ in self._held.pop(sid, []):
                 if not keep(event, data):
                     continue
                 if message is not None and send_message is not None:
                     send_message(message)
                 else:
                     send(event, data)
+
+
+    def take(self, sid):
+        """Stop holding for `sid`; what was held, in order: (event, data, message, room). Call
+        with the lock held, and send them before letting it go."""
+        return self._held.pop(sid, [])
 
 
 def _addressed(namespace_rooms, room, sid):

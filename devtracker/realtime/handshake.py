@@ -31,6 +31,8 @@ class Cursors:
 
     notification: int | None = None
     activity: int | None = None
+    notification_seq: int | None = None  # a stream position instead of an id (SPEC §9)
+    activity_seq: int | None = None
 
 
 def _cursor(value, name):
@@ -59,7 +61,9 @@ def parse_auth(payload):
     if token and token[:7].lower() == "bearer ":
         token = token[7:]
     cursors = Cursors(_cursor(payload.get("lastNotificationId"), "lastNotificationId"),
-                      _cursor(payload.get("lastActivityId"), "lastActivityId"))
+                      _cursor(payload.get("lastActivityId"), "lastActivityId"),
+                      _cursor(payload.get("lastNotificationSeq"), "lastNotificationSeq"),
+                      _cursor(payload.get("lastActivitySeq"), "lastActivitySeq"))
     return token or None, cursors
 
 

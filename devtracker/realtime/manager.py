@@ -1,5 +1,6 @@
-"""The Socket.IO client manager: python-socketio's, with the replay gate in front of emits and,
-under eventlet, the broadcast fast path behind them (fastpath.py)."""
+"""The Socket.IO client manager: python-socketio's, with ordered streams (ordered.py) and the
+replay gate in front of emits and, under eventlet, the broadcast fast path behind them
+(fastpath.py)."""
 import contextlib
 import json
 import time
@@ -10,6 +11,7 @@ from socketio import packet as sio_packet
 
 from .encoded import EncodedList
 from .gate import ReplayGate
+from .ordered import ORDERED_EVENTS, OrderedStreams, seq_of
 
 
 class Outgoing:
@@ -27,6 +29,32 @@ class Outgoing:
         if self._encoded is None:
             self._encoded = manager.encode(self.event, self.data, namespace) or False
         return self._encoded or None
+
+
+class OrderedEmitMixin:
+    """Send each ordered stream (a room's `notification` or `activity:feed`) in `seq` order
+    (see ordered.py): once per node and stream, before the gate and the fan-out."""
+
+    ordered: OrderedStreams
+
+    def emit(self, event, data, namespace, room=None, skip_sid=None, callback=None, to=None,
+             **kwargs):
+        room = to or room
+        if event in ORDERED_EVENTS and callback is None and isinstance(room, str):
+            seq = seq_of(data)
+            namespace_rooms = self.rooms.get(namespace, {})
+            if seq is not None and room not in namespace_rooms.get(None, {}):
+                parent = super()
+
+                def send(item, skip):
+                    if skip:
+                        skip = skip + (skip_sid if isinstance(skip_sid, list) else [skip_sid])
+                    parent.emit(event, item, namespace, room=room, skip_sid=skip or skip_sid, **kwargs)
+
+                self.ordered.deliver((event, room), seq, data, send, bool(namespace_rooms.get(room)))
+                return None
+        return super().emit(event, data, namespace, room=room, skip_sid=skip_sid,
+                            callback=callback, **kwargs)
 
 
 class GatedEmitMixin:
@@ -334,12 +362,13 @@ def _call_after(delay, fn):
     return hubs.get_hub().schedule_call_global(delay, eventlet.spawn_n, fn)
 
 
-class RealtimeManager(GatedEmitMixin, FastEmitMixin, socketio.Manager):
+class RealtimeManager(OrderedEmitMixin, GatedEmitMixin, FastEmitMixin, socketio.Manager):
     """One process: rooms in memory."""
 
     def __init__(self):
         super().__init__()
         self.gate = ReplayGate()
+        self.ordered = OrderedStreams(self.gate)
 
 
 class RealtimeRedisManager(socketio.RedisManager, RealtimeManager):

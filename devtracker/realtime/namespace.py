@@ -149,6 +149,7 @@ class RealtimeNamespace(UpkeepMixin, Namespace):
         sid = request.sid
         state = self.sockets.pop(sid, None)
         self.gate.discard(sid)
+        self.socketio.server.manager.ordered.forget(sid)
         if state is None or state.principal is None:
             return
         self._remove_socket(sid)
@@ -211,8 +212,9 @@ class RealtimeNamespace(UpkeepMixin, Namespace):
         missed.send_to(send)
         self.emit_to("replay:done", missed.summary, to=sid)
         manager = self.socketio.server.manager
-        self.gate.release(sid, send, missed.keep,
-                          send_message=partial(manager.send_to, self.namespace, sid))
+        manager.ordered.release(sid, missed.positions, send, missed.keep,
+                                send_message=partial(manager.send_to, self.namespace, sid),
+                                loose=missed.loose)
 
     def _read_replay(self, user_id, cursors, attempts=5):
         """Read the replay, waiting out a busy database (a full pool during a connect storm)
@@ -220,7 +222,8 @@ class RealtimeNamespace(UpkeepMixin, Namespace):
         for attempt in range(attempts):
             try:
                 return read_replay(user_id, cursors.notification, cursors.activity,
-                                   self.config["ACTIVITY_REPLAY_LIMIT"])
+                                   self.config["ACTIVITY_REPLAY_LIMIT"], cursors.notification_seq,
+                                   cursors.activity_seq)
             except (sqlalchemy.exc.OperationalError, sqlalchemy.exc.TimeoutError):
                 db.session.rollback()
                 if attempt == attempts - 1:

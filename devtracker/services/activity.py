@@ -82,6 +82,26 @@ def activity_after(after_id, limit):
     return [serialize_activity(r) for r in reversed(rows[:limit])], truncated
 
 
+def activity_after_seq(after_seq, limit):
+    """Activity past a stream position, oldest first, capped to the newest `limit`; and whether capped."""
+    rows = db.session.execute(select(Activity).where(Activity.seq > after_seq)
+                              .order_by(Activity.seq.desc()).limit(limit + 1)).scalars().all()
+    truncated = len(rows) > limit
+    return [serialize_activity(r) for r in reversed(rows[:limit])], truncated
+
+
+def activity_between(after_seq, before_seq):
+    """Activity strictly between two stream positions, oldest first (a hole's fill)."""
+    query = (select(Activity).where(Activity.seq > after_seq, Activity.seq < before_seq)
+             .order_by(Activity.seq))
+    return [serialize_activity(r) for r in db.session.execute(query).scalars()]
+
+
+def newest_activity_seq():
+    """Where the activity stream stands: its largest seq, or 0."""
+    return db.session.execute(select(func.max(Activity.seq))).scalar() or 0
+
+
 def newest_activity_id():
     """The largest activity id, or None."""
     return db.session.execute(select(func.max(Activity.id))).scalar()

@@ -96,6 +96,26 @@ def notifications_after(user_id, after_id):
     return [serialize_notification(r) for r in db.session.execute(query).scalars()]
 
 
+def notifications_after_seq(user_id, after_seq):
+    """Every notification of a user past a stream position, oldest first (replay from `seq`)."""
+    query = (select(Notification).where(Notification.user_id == user_id, Notification.seq > after_seq)
+             .order_by(Notification.seq))
+    return [serialize_notification(r) for r in db.session.execute(query).scalars()]
+
+
+def notifications_between(user_id, after_seq, before_seq):
+    """A user's notifications strictly between two stream positions, oldest first (a hole's fill)."""
+    query = (select(Notification).where(Notification.user_id == user_id, Notification.seq > after_seq,
+                                        Notification.seq < before_seq).order_by(Notification.seq))
+    return [serialize_notification(r) for r in db.session.execute(query).scalars()]
+
+
+def newest_notification_seq(user_id):
+    """Where a user's notification stream stands: its largest seq, or 0."""
+    return db.session.execute(select(func.max(Notification.seq))
+                              .where(Notification.user_id == user_id)).scalar() or 0
+
+
 def unread_notifications(user_id):
     """A user's unread notifications, oldest first (replay without a cursor)."""
     query = (select(Notification).where(Notification.user_id == user_id,

@@ -124,7 +124,8 @@ def test_the_sdk_in_node_survives_a_server_restart(live_server):
 
     # connect() resolves with replay:done: the unread notification was replayed.
     assert result["aliceReplay"] == {"notifications": 1, "activity": 0, "truncated": False,
-                                     "lastNotificationId": first_note, "lastActivityId": first_activity}
+                                     "lastNotificationId": first_note, "lastActivityId": first_activity,
+                                     "lastNotificationSeq": 1, "lastActivitySeq": 1}
     assert (result["connectedBefore"], result["connectedAfter"]) == (False, True)
     assert result["unsubscribedCalls"] == 0
 
@@ -172,7 +173,8 @@ def test_the_sdk_in_node_survives_a_server_restart(live_server):
     assert [a["id"] for a in seen("bob", "activity:feed")] == outage["activity"]
     assert seen("alice", "replay:done", "after") == [{
         "notifications": 3, "activity": 1, "truncated": False,
-        "lastNotificationId": outage["alice"][-1], "lastActivityId": outage["activity"][-1]}]
+        "lastNotificationId": outage["alice"][-1], "lastActivityId": outage["activity"][-1],
+        "lastNotificationSeq": 5, "lastActivitySeq": 2}]
     assert [c["reconnected"] for c in seen("alice", "connect")] == [False, True]
     assert result["cursorsAfter"] == {"notification": result["live"]["id"],
                                       "activity": outage["activity"][-1]}

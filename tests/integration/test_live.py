@@ -155,7 +155,8 @@ def test_replay_comes_before_live_events_and_says_so(live_server, connect):
     assert [a["target"] for a in bob.named("activity:feed")] == ["T0", "T1", "T2"]
     assert all(names.index(e) < done for e in ("notification", "activity:feed"))
     assert bob.named("replay:done") == [{"notifications": 2, "activity": 3, "truncated": False,
-                                         "lastNotificationId": note["id"], "lastActivityId": last["id"]}]
+                                         "lastNotificationId": note["id"], "lastActivityId": last["id"],
+                                         "lastNotificationSeq": note["seq"], "lastActivitySeq": last["seq"]}]
 
 
 def test_a_restart_replays_persisted_notifications(live_server, connect):

@@ -35,7 +35,8 @@ def test_a_client_from_the_product_note_sees_every_event(live_server):
     assert {p["userId"] for p in presence} == {"alice", "bob"}
     assert set(presence[0]) == {"userId", "username", "status", "lastSeen", "currentTask", "devices"}
     assert payloads("bob", "replay:done") == [{"notifications": 0, "activity": 0, "truncated": False,
-                                               "lastNotificationId": None, "lastActivityId": None}]
+                                               "lastNotificationId": None, "lastActivityId": None,
+                                               "lastNotificationSeq": 0, "lastActivitySeq": 0}]
     assert payloads("alice", "task:user_joined") == [
         {"userId": "bob", "username": "bob@example.com", "taskId": "task_123"}]
     assert [t["isTyping"] for t in payloads("alice", "task:typing")] == [True, False]
@@ -45,12 +46,12 @@ def test_a_client_from_the_product_note_sees_every_event(live_server):
     assert update["action"] == "status_changed" and update["userId"] == "svc-tasks"
     assert payloads("alice", "task:updated") == [update]  # in the room and the owner: once
     note = payloads("bob", "notification")[0]
-    assert set(note) == {"id", "type", "title", "message", "taskId", "data", "timestamp", "read"}
+    assert set(note) == {"id", "seq", "type", "title", "message", "taskId", "data", "timestamp", "read"}
     assert note["taskId"] == "task_123" and note["read"] is False
     assert payloads("alice", "notification") == []
     assert payloads("bob", "notification:read") == [{"ids": [note["id"]], "unreadCount": 0}]
     feed = [a for a in payloads("alice", "activity:feed") if a["action"] == "created"][0]
-    assert set(feed) == {"id", "type", "userId", "username", "action", "target", "taskId", "data", "timestamp"}
+    assert set(feed) == {"id", "seq", "type", "userId", "username", "action", "target", "taskId", "data", "timestamp"}
     announcement = payloads("alice", "system:announcement")[0]
     assert set(announcement) == {"message", "data", "timestamp"}
     assert announcement["data"] == {"maintenance": True, "duration": 600}

@@ -95,7 +95,8 @@ def test_connect_replays_unread_then_delivers_typed_live_events(live_server, rea
     # connect() returns after replay:done, so the replayed notification is already handled.
     assert seen.named("notification") == [old]
     assert seen.named("replay:done") == [{"notifications": 1, "activity": 0, "truncated": False,
-                                          "lastNotificationId": old["id"], "lastActivityId": None}]
+                                          "lastNotificationId": old["id"], "lastActivityId": None,
+                                          "lastNotificationSeq": old["seq"], "lastActivitySeq": 0}]
     assert bob.notification_cursor == old["id"] and bob.activity_cursor is None
 
     bob.join_task("task_1")
@@ -121,7 +122,8 @@ def test_a_long_replay_arrives_whole_over_long_polling(realtime, service):
     bob.connect()
     assert [n["id"] for n in seen.named("notification")] == [n["id"] for n in sent]
     assert bob.last_replay == {"notifications": 40, "activity": 0, "truncated": False,
-                               "lastNotificationId": sent[-1]["id"], "lastActivityId": None}
+                               "lastNotificationId": sent[-1]["id"], "lastActivityId": None,
+                               "lastNotificationSeq": sent[-1]["seq"], "lastActivitySeq": 0}
 
 
 def test_saved_cursors_resume_without_duplicates(realtime, service):

@@ -40,7 +40,8 @@ def test_handshake_auth_answers_lists_presence_and_replays_in_that_order(sockets
     assert payload_of(packets[0]) == {"success": True, "userId": "alice", "username": "Alice"}
     assert [without_last_seen(p) for p in payload_of(packets[1])] == [presence("alice")]
     assert payload_of(packets[2]) == {"notifications": 0, "activity": 0, "truncated": False,
-                                      "lastNotificationId": None, "lastActivityId": None}
+                                      "lastNotificationId": None, "lastActivityId": None,
+                                      "lastNotificationSeq": 0, "lastActivitySeq": 0}
     assert drain(sock) == []
 
 
@@ -95,7 +96,8 @@ def test_legacy_authenticate_with_an_object_and_a_cursor_replays_what_is_newer(c
                               "user:online"]
     assert payloads(packets, "notification") == [second]
     assert payloads(packets, "replay:done") == [{"notifications": 1, "activity": 0, "truncated": False,
-                                                 "lastNotificationId": second["id"], "lastActivityId": None}]
+                                                 "lastNotificationId": second["id"], "lastActivityId": None,
+                                                 "lastNotificationSeq": 2, "lastActivitySeq": 0}]
 
 
 @pytest.mark.parametrize("kind, code", [("garbage", "TOKEN_INVALID"), ("expired", "TOKEN_EXPIRED"),

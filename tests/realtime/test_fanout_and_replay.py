@@ -172,7 +172,8 @@ def test_cursors_replay_exactly_what_is_newer_in_order_before_replay_done(client
     assert payloads(packets, "activity:feed") == acts[1:]
     assert payloads(packets, "replay:done") == [{"notifications": 2, "activity": 2, "truncated": False,
                                                  "lastNotificationId": notes[-1]["id"],
-                                                 "lastActivityId": acts[-1]["id"]}]
+                                                 "lastActivityId": acts[-1]["id"],
+                                                 "lastNotificationSeq": 3, "lastActivitySeq": 3}]
     live_note, live_act = notify(rest, "alice", "live"), activity(rest, "live")
     assert names(drain(sock)) == ["notification", "activity:feed"]  # live, once each
     assert live_note["id"] > notes[-1]["id"] and live_act["id"] > acts[-1]["id"]
@@ -188,7 +189,8 @@ def test_without_cursors_only_unread_notifications_and_no_activity_are_replayed(
     assert payloads(sock.handshake, "notification") == notes[1:]
     assert payloads(sock.handshake, "replay:done") == [{"notifications": 2, "activity": 0, "truncated": False,
                                                         "lastNotificationId": notes[-1]["id"],
-                                                        "lastActivityId": act["id"]}]
+                                                        "lastActivityId": act["id"],
+                                                        "lastNotificationSeq": 3, "lastActivitySeq": 1}]
 
 
 def test_cursors_at_the_latest_ids_replay_nothing(sockets, rest):
@@ -197,7 +199,8 @@ def test_cursors_at_the_latest_ids_replay_nothing(sockets, rest):
     assert names(sock.handshake) == ["authenticated", "presence:list", "replay:done", "user:online"]
     assert payloads(sock.handshake, "replay:done") == [{"notifications": 0, "activity": 0, "truncated": False,
                                                         "lastNotificationId": note["id"],
-                                                        "lastActivityId": act["id"]}]
+                                                        "lastActivityId": act["id"],
+                                                        "lastNotificationSeq": 1, "lastActivitySeq": 1}]
 
 
 @pytest.mark.parametrize("config_overrides", [{"ACTIVITY_REPLAY_LIMIT": 3}])
@@ -207,9 +210,11 @@ def test_activity_replay_is_capped_to_the_newest(sockets, rest):
     assert payloads(sock.handshake, "activity:feed") == acts[3:]
     assert payloads(sock.handshake, "replay:done") == [{"notifications": 0, "activity": 3, "truncated": True,
                                                         "lastNotificationId": None,
-                                                        "lastActivityId": acts[-1]["id"]}]
+                                                        "lastActivityId": acts[-1]["id"],
+                                                        "lastNotificationSeq": 0, "lastActivitySeq": 6}]
     exact = sockets.connect("bob", lastActivityId=acts[2]["id"])
     assert payloads(exact.handshake, "activity:feed") == acts[3:]
     assert payloads(exact.handshake, "replay:done") == [{"notifications": 0, "activity": 3, "truncated": False,
                                                          "lastNotificationId": None,
-                                                         "lastActivityId": acts[-1]["id"]}]
+                                                         "lastActivityId": acts[-1]["id"],
+                                                         "lastNotificationSeq": 0, "lastActivitySeq": 6}]

@@ -137,7 +137,8 @@ def test_a_cursor_beyond_every_id_replays_nothing_and_live_events_flow(client, a
         packets = drain(sock)
     assert names(packets)[:3] == ["authenticated", "presence:list", "replay:done"]
     assert payloads(packets, "replay:done") == [{"notifications": 0, "activity": 0, "truncated": False,
-                                                 "lastNotificationId": None, "lastActivityId": None}]
+                                                 "lastNotificationId": None, "lastActivityId": None,
+                                                 "lastNotificationSeq": 0, "lastActivitySeq": 0}]
     note = assert_ok(client.post(f"{API}/notify/alice", json={"type": "update", "title": "t", "message": "m"},
                                  headers=auth("svc", "service")), 201)
     assert payloads(drain(sock), "notification") == [note]
