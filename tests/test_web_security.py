@@ -27,7 +27,7 @@ HOSTILE = [
 CROSS_SITE = [
     {"Sec-Fetch-Site": "cross-site"}, {"Sec-Fetch-Site": "same-site"}, {"Sec-Fetch-Site": "none"},
     {"Origin": "http://evil.example"}, {"Origin": "null"}, {"Origin": "http://localhost.evil.example"},
-    {"Origin": "http://localhost:8080"}, {"Sec-Fetch-Site": "same-origin", "Origin": "http://evil.example"},
+    {"Origin": "http://127.0.0.1"}, {"Sec-Fetch-Site": "same-origin", "Origin": "http://evil.example"},
     {"Sec-Fetch-Site": "cross-site", "Origin": "http://localhost"},
 ]
 NONCE_RE = re.compile(r'<script type="importmap" nonce="([^"]+)">')
@@ -97,6 +97,25 @@ def test_a_browser_on_this_site_signs_in_and_out(client):
     assert client.post("/signout", data={}).status_code == 403
     signed_out = client.post("/signout", headers=same, data={"csrf_token": form_token(client, "/")})
     assert signed_out.status_code == 302 and client.get("/").status_code == 302
+
+
+@pytest.mark.parametrize("host, origin, allowed", [
+    ("realtime.example", "https://realtime.example", True),
+    ("realtime.example", "https://realtime.example:8443", True),  # a proxy passed the name alone
+    ("realtime.example:8443", "https://realtime.example:8443", True),
+    ("realtime.example:443", "https://realtime.example", True),
+    ("realtime.example:8443", "https://realtime.example:9443", False),
+    ("realtime.example", "https://evil.example", False),
+    ("realtime.example", "https://realtime.example.evil.example", False),
+    ("realtime.example", "https://realtime.example:99999", False),
+    ("realtime.example", "ftp://realtime.example", False),
+])
+def test_origin_must_name_the_host_the_request_came_to(client, host, origin, allowed):
+    page = client.get("/signin", base_url=f"http://{host}").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    response = client.post("/signin", base_url=f"http://{host}", headers={"Origin": origin},
+                           data={"csrf_token": token, "name": "Alice"})
+    assert response.status_code == (302 if allowed else 403)
 
 
 def _session_keys(client):

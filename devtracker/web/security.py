@@ -65,17 +65,26 @@ def csrf_token():
     return token
 
 
-def _netloc(value):
-    value = value.lower()
-    for port in (":80", ":443"):
-        if value.endswith(port):
-            return value[:-len(port)]
-    return value
+def _host_port(netloc):
+    parts = urlsplit("//" + netloc)
+    try:
+        port = parts.port
+    except ValueError:
+        return None, None
+    return parts.hostname, (None if port in (80, 443) else port)
 
 
 def _same_origin(origin):
+    """Origin names the host this request came to. A Host without a port matches any port:
+    proxies often pass the host name alone (nginx's `$host`)."""
     parts = urlsplit(origin)
-    return parts.scheme in ("http", "https") and _netloc(parts.netloc) == _netloc(request.host)
+    if parts.scheme not in ("http", "https"):
+        return False
+    origin_host, origin_port = _host_port(parts.netloc)
+    host, port = _host_port(request.host)
+    if origin_host is None or origin_host != host:
+        return False
+    return ":" not in request.host.rsplit("]", 1)[-1] or origin_port == port
 
 
 def require_same_site():
