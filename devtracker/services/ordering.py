@@ -16,9 +16,10 @@ the heads of its streams under the same locks and numbers its rows from there, s
 the seq order is the commit order too. Nodes deliver each stream in seq order
 (realtime/ordered.py) and fill a hole from the database; clients detect one and resync.
 """
+import weakref
 import zlib
 
-from sqlalchemy import func, select, tuple_
+from sqlalchemy import bindparam, func, select, tuple_
 
 from ..extensions import executor, pooled_connection
 
@@ -91,8 +92,21 @@ def assign_seqs(table, rows, connection=None):
 
 
 def stream_heads(table, key_columns, keys, connection=None):
-    """{stream key: its largest seq} for the streams of `keys` that have rows."""
-    target, _ = executor(connection)
+    """{stream key: its largest seq} for the streams of `keys` that have rows.
+
+    On the driver's cursor, compiled once per number of keys, as the inserts (inserts.py): the
+    write path runs it once per batch."""
+    target, dialect = executor(connection)
+    if len(key_columns) <= 1:
+        sql, positional = _heads_statement(table, key_columns, len(keys) if key_columns else 0, dialect)
+        values = [key[0] for key in keys] if key_columns else []
+        cursor = pooled_connection(connection).cursor()
+        try:
+            cursor.execute(sql, values if positional else {f"k{i}": v for i, v in enumerate(values)})
+            rows = cursor.fetchall()
+        finally:
+            cursor.close()
+        return {tuple(row[:-1]): row[-1] for row in rows if row[-1] is not None}
     columns = [table.c[name] for name in key_columns]
     query = select(*columns, func.max(table.c.seq))
     if len(columns) == 1:
@@ -100,3 +114,24 @@ def stream_heads(table, key_columns, keys, connection=None):
     elif columns:
         query = query.where(tuple_(*columns).in_(list(keys))).group_by(*columns)
     return {tuple(row[:-1]): row[-1] for row in target.execute(query) if row[-1] is not None}
+
+
+_heads = weakref.WeakKeyDictionary()  # dialect -> {(table, key columns, count): (sql, positional)}
+
+
+def _heads_statement(table, key_columns, count, dialect):
+    statements = _heads.get(dialect)
+    if statements is None:
+        statements = _heads[dialect] = {}
+    statement = statements.get((table, key_columns, count))
+    if statement is None:
+        columns = [table.c[name] for name in key_columns]
+        query = select(*columns, func.max(table.c.seq))
+        if columns:
+            query = (query.where(columns[0].in_([bindparam(f"k{i}") for i in range(count)]))
+                     .group_by(*columns))
+        compiled = query.compile(dialect=dialect)
+        if compiled.positional and list(compiled.positiontup) != [f"k{i}" for i in range(count)]:
+            raise RuntimeError("unexpected parameter order in the stream heads query")
+        statement = statements[(table, key_columns, count)] = (compiled.string, compiled.positional)
+    return statement
