@@ -121,7 +121,7 @@ def gevent_handler(base, head_timeout, idle_timeout, linger_seconds=LINGER_SECON
     logged) when gevent's handler is not the expected one."""
     from gevent import Timeout
 
-    if not all(hasattr(base, name) for name in ("handle_one_request", "get_environ", "read_requestline")):
+    if not all(hasattr(base, name) for name in ("handle_one_request", "get_environ", "_handle_client_error")):
         log.warning("HTTP header and idle timeouts off: gevent's WSGIHandler is not the expected one")
         return base
 
@@ -158,6 +158,12 @@ def gevent_handler(base, head_timeout, idle_timeout, linger_seconds=LINGER_SECON
             deadline, self._deadline = self._deadline, None
             if deadline is not None:
                 deadline.close()
+
+        def _handle_client_error(self, ex):
+            if isinstance(ex, HeadTimeout):  # a missed deadline: close, no traceback, no answer
+                self.close_connection = True
+                return None
+            return super()._handle_client_error(ex)
 
         def get_environ(self):
             self._cancel_deadline()

@@ -154,3 +154,20 @@ def test_a_websocket_frame_over_the_limit_closes_the_socket_at_once(live_server)
     finally:
         sock.close()
     assert timed_health(live_server.url)[0] == 200
+
+
+def test_the_gevent_server_cuts_half_heads_and_idle_connections_too(database_url, tmp_path):
+    from .server import LiveServer
+
+    server = LiveServer(database_url, tmp_path / "gevent.log", ASYNC_MODE="gevent",
+                        HTTP_HEADER_TIMEOUT_SECONDS=1, HTTP_IDLE_TIMEOUT_SECONDS=1).start()
+    try:
+        stalled = half_head(server.port)
+        idle = socket.create_connection(("127.0.0.1", server.port), timeout=10)
+        idle.sendall(b"GET /api/v1/realtime/health HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert idle.recv(65536).startswith(b"HTTP/1.1 200")
+        assert closed_by_server(stalled, 4) and closed_by_server(idle, 4)
+        assert timed_health(server.url)[0] == 200
+    finally:
+        server.stop()
+    assert "Traceback" not in (tmp_path / "gevent.log").read_text()
