@@ -61,7 +61,9 @@ def _operation(meta, path_params, method):
         statuses.append(422)
     if meta["auth"] is not None:
         op["security"] = [{"bearerAuth": []}]
-        statuses += [401, 429] + ([403] if meta["auth"] or meta["body"] is not None else [])
+        # 403: a role the operation does not allow, a body's `actor`, another user's `userId`.
+        acts_for = meta["query"] is not None and "userId" in meta["query"].fields
+        statuses += [401, 429] + ([403] if meta["auth"] or meta["body"] is not None or acts_for else [])
     if meta["idempotent"]:
         statuses.append(409)
     if any(conv == "int" for conv, _, _ in path_params):

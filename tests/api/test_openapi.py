@@ -71,6 +71,14 @@ def test_converter_arguments_become_a_declared_bounded_parameter(client):
     assert "404" in op["responses"]
 
 
+def test_operations_taking_another_users_id_document_the_403(client):
+    paths = fetch(client)["paths"]
+    for path, method in [("/notifications", "get"), ("/notifications/unread-count", "get"),
+                         ("/notifications/read-all", "post"),
+                         ("/notifications/{notificationId}/read", "post")]:
+        assert "403" in paths[API_PREFIX + path][method]["responses"], (method, path)
+
+
 def test_the_bearer_scheme_guards_every_operation_but_health(client):
     doc = fetch(client)
     assert doc["components"]["securitySchemes"]["bearerAuth"] == {
