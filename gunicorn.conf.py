@@ -11,7 +11,8 @@ graceful_timeout = 10
 # how long a keep-alive connection waits for its next request: the header timeout is used for
 # both (HTTP_HEADER_TIMEOUT_SECONDS; with 0, gunicorn would wait forever). It does not apply once
 # a request is being served, so websockets and long-polls are not cut.
-keepalive = float(os.environ.get("HTTP_HEADER_TIMEOUT_SECONDS") or 10) or 10
+# gunicorn takes whole seconds.
+keepalive = max(1, round(float(os.environ.get("HTTP_HEADER_TIMEOUT_SECONDS") or 10)))
 # The request head's size: the line, the number of header fields and each field's size.
 limit_request_line = 8190
 limit_request_fields = 100

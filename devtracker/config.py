@@ -203,6 +203,9 @@ class Config:
         self.RATELIMIT_ENABLED = env_bool("RATELIMIT_ENABLED", True)
         self.RATELIMIT_STORAGE_URI = env_str("RATELIMIT_STORAGE_URI", self.REDIS_URL or "memory://")
         self.RATELIMIT_HEADERS_ENABLED = True
+        # Flask-Limiter would put Retry-After (its window's reset) on every answer, over a 503's
+        # own; a 429 gets its Retry-After from errors.py instead.
+        self.RATELIMIT_HEADER_RETRY_AFTER = "X-RateLimit-Retry-After"
         # A Redis outage must not turn every request into a 500: fall back to memory limits.
         self.RATELIMIT_SWALLOW_ERRORS = True
         self.RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True

@@ -1,11 +1,14 @@
 """The response envelope and the one mapping from errors to it (HTTP and socket acks alike)."""
 import logging
+import time
 
+import sqlalchemy.exc
 from flask import jsonify, render_template, request
 from marshmallow import ValidationError
 from werkzeug.exceptions import HTTPException
 
 log = logging.getLogger(__name__)
+DATABASE_RETRY_AFTER = "2"
 
 
 class AppError(Exception):
@@ -128,11 +131,56 @@ def from_exception(exc):
         if exc.code == 429:
             error.message = "Too many requests; slow down."
             retry = getattr(exc, "retry_after", None)
+            if retry is None:
+                retry = _rate_limit_reset()
             if retry is not None:
                 error.headers["Retry-After"] = str(retry)
         return error
+    if _database_unreachable(exc):
+        _database_log.warning((str(exc).splitlines() or [type(exc).__name__])[0][:200])
+        return Unavailable("The database is unavailable right now; try again shortly.",
+                           headers={"Retry-After": DATABASE_RETRY_AFTER})
     log.exception("unhandled error", exc_info=exc)
     return AppError(message="Something went wrong on our side.", code="INTERNAL_ERROR", status=500)
+
+
+class _ThrottledLog:
+    """At most one warning a second; the next one says how many were left out (an outage
+    fails every request, and one line each would bury the log)."""
+
+    def __init__(self, what, interval=1.0):
+        self.what = what
+        self.interval = interval
+        self.next_at = 0.0
+        self.skipped = 0
+
+    def warning(self, detail):
+        now = time.monotonic()
+        if now < self.next_at:
+            self.skipped += 1
+            return
+        skipped, self.skipped, self.next_at = self.skipped, 0, now + self.interval
+        log.warning("%s: %s%s", self.what, detail, f" ({skipped} more not logged)" if skipped else "")
+
+
+_database_log = _ThrottledLog("database unavailable")
+
+
+def _rate_limit_reset():
+    """Seconds until the REST rate limit that was hit lets the caller in again."""
+    from .extensions import limiter
+
+    current = limiter.current_limit
+    return max(1, int(current.reset_at - time.time())) if current is not None else None
+
+
+def _database_unreachable(exc):
+    """True for errors that mean the database cannot be reached or used right now (a restart,
+    a full pool, a lock held too long), as opposed to a bug: those are a 503, not a 500."""
+    if isinstance(exc, (sqlalchemy.exc.OperationalError, sqlalchemy.exc.InterfaceError,
+                        sqlalchemy.exc.TimeoutError, sqlalchemy.exc.DisconnectionError)):
+        return True
+    return isinstance(exc, sqlalchemy.exc.DBAPIError) and exc.connection_invalidated
 
 
 def register_error_handlers(app):

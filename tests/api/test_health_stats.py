@@ -112,3 +112,24 @@ def test_user_status_offline_keeps_last_seen_from_the_directory(client, auth, db
     data = assert_ok(client.get(f"{API}/user/carol/status", headers=auth("bob")))
     assert data["isOnline"] is False and data["status"] == "offline"
     assert ISO_Z.match(data["lastSeen"])
+
+
+def test_requests_that_need_an_unreachable_database_are_a_503_with_a_short_retry_after(token_for):
+    from devtracker import create_app
+    from devtracker.extensions import socketio
+    from tests.conftest import make_config
+    app = create_app(make_config("postgresql://nobody@127.0.0.1:1/none"))
+    client = app.test_client()
+    headers = {"Authorization": f"Bearer {token_for('svc', 'service')}"}
+    for method, path, body in [("POST", "/notify/bob", {"type": "update", "title": "t", "message": "m"}),
+                               ("POST", "/activity", {"type": "task", "action": "a", "target": "t"}),
+                               ("GET", "/notifications?userId=bob", None), ("GET", "/activity", None)]:
+        response = client.open(f"{API}{path}", method=method, json=body, headers=headers)
+        error = assert_error(response, 503, "SERVICE_UNAVAILABLE")
+        assert "database" in error["message"]
+        assert response.headers["Retry-After"] == "2"
+    sock = socketio.test_client(app, auth={"token": token_for("bob")})
+    ack = sock.emit("notification:read_all", None, callback=True)
+    assert ack["success"] is False and ack["error"]["code"] == "SERVICE_UNAVAILABLE", ack
+    sock.disconnect()
+    app.extensions["devtracker.namespace"].stop()
