@@ -25,6 +25,16 @@ class NonFinite(float):
         return super().__new__(cls, "inf")
 
 
+class TooDeep(str):
+    """Stands for the payload of a packet nested deeper than the decoder can follow."""
+
+
+# The event list of such a packet: the namespace refuses the event with a 422 and its ack,
+# instead of the packet being dropped unanswered (a RecursionError in the library).
+TOO_DEEP = TooDeep("(nested too deeply)")
+NESTING_MESSAGE = "Payloads must not nest this deeply."
+
+
 class NonFiniteNumber(ValueError):
     """A REST body holds a number outside what JSON peers can represent."""
 
@@ -65,12 +75,15 @@ def socket_loads(text, **kwargs):
     What is not strict JSON still decodes, so the event reaches the namespace and is refused
     there with an ack (limits.message_size): `1e999`, `NaN` and `Infinity` become non-finite
     floats, and an integer too long for Python (over 4,300 digits, a ValueError that would
-    drop the packet unanswered) becomes `NonFinite`."""
+    drop the packet unanswered) becomes `NonFinite`. A packet nested too deeply to decode
+    becomes the event list `[TOO_DEEP]`."""
     try:
         return json.loads(text, **kwargs)
     except ValueError as exc:
         if "integer string conversion" not in str(exc):
             raise
+    except RecursionError:
+        return [TOO_DEEP]
     return json.loads(text, parse_int=_socket_int, **kwargs)
 
 

@@ -24,6 +24,7 @@ from ..schemas.notification import MarkReadSchema
 from ..services import notifications
 from ..services.commits import group_for
 from ..services.users import DIRECTORY_KEY
+from ..strictjson import NESTING_MESSAGE, TOO_DEEP
 from .acks import ack_requested
 from .handshake import SocketState, parse_auth, task_id_of
 from .housekeeping import Housekeeper
@@ -99,12 +100,14 @@ class RealtimeNamespace(UpkeepMixin, Namespace):
     def _dispatch(self, event, *args):
         sid = request.sid
         state = self.sockets.get(sid)
-        event = echoable(event)
+        too_deep, event = event is TOO_DEEP, echoable(event)
         try:
             if state is None:
                 raise Unauthorized("This socket is not connected.", code="NOT_CONNECTED")
             if not state.events.take():  # every event counts, known or not
                 raise RateLimited("Too many events from this socket; slow down.")
+            if too_deep:
+                raise InvalidInput(details={"_schema": [NESTING_MESSAGE]})
             if event not in EVENTS:
                 raise AppError("Unknown event.", code="UNKNOWN_EVENT", status=400)
             if message_size(args) > self.config["MAX_SOCKET_MESSAGE_BYTES"]:

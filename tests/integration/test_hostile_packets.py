@@ -130,3 +130,15 @@ def test_malformed_packets_write_one_short_line_each_rate_limited(live_server, r
     lines = [line for line in log.splitlines() if "could not handle" in line]
     assert 1 <= len(lines) <= 10, lines  # at most ten a minute
     assert all(len(line) < 400 for line in lines)
+
+
+def test_a_payload_nested_too_deeply_to_decode_is_refused_with_its_ack(live_server, raw):
+    deep = '{"a":' * 5000 + "1" + "}" * 5000
+    sock = raw()
+    assert sock.connect(auth_text(live_server)).startswith("40")
+    sock.send('427["task:join",' + deep + "]")
+    ack = json.loads(sock.next("437")[3:])[0]
+    assert ack == {"success": False, "error": {
+        "code": "VALIDATION_ERROR", "message": "Some fields are invalid.",
+        "details": {"_schema": ["Payloads must not nest this deeply."]}}}
+    assert refused(raw().connect(deep))["code"] == "VALIDATION_ERROR"  # as handshake auth
