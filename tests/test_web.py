@@ -43,6 +43,12 @@ def test_a_token_from_the_main_app_signs_in(client, token_for):
     assert 'data-user-id="bob"' in client.get("/").get_data(as_text=True)
 
 
+def test_signed_in_pages_which_carry_the_token_are_never_cached(client, token_for):
+    sign_in(client, token=token_for("bob", username="Bob"))
+    for path in ("/", "/tasks/task_1"):
+        assert client.get(path).headers["Cache-Control"] == "no-store"
+
+
 def test_a_bad_token_is_refused_with_the_reason(client):
     response = sign_in(client, token="not-a-token")
     assert response.status_code == 400 and "not valid" in response.get_data(as_text=True)

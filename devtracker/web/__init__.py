@@ -4,7 +4,7 @@ import re
 import secrets
 from datetime import timedelta
 
-from flask import (Blueprint, abort, current_app, redirect, render_template, request,
+from flask import (Blueprint, abort, current_app, make_response, redirect, render_template, request,
                    send_from_directory, session, url_for)
 from flask_jwt_extended import create_access_token
 
@@ -38,7 +38,11 @@ def _page(template, **context):
     principal, token = _signed_in()
     if principal is None:
         return redirect(url_for("web.signin", next=request.path))
-    return render_template(template, user=principal, token=token, api_prefix=API_PREFIX, **context)
+    response = make_response(render_template(template, user=principal, token=token,
+                                             api_prefix=API_PREFIX, **context))
+    # The page carries the user's bearer token: no shared or back-button cache may keep it.
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 def slug(name):
