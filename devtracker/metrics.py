@@ -59,6 +59,14 @@ class _PresenceCollector:
         malformed.add_metric([], packet_log.install().total)
         yield malformed
         manager = getattr(socketio.server, "manager", None)
+        ordered = getattr(manager, "ordered", None)
+        if ordered is not None:
+            streams = CounterMetricFamily("devtracker_stream_repairs", "Ordered streams (SPEC §9): "
+                                          "holes filled from the database, items dropped as "
+                                          "already sent", labels=["kind"])
+            streams.add_metric(["gap_fill"], ordered.gap_fills)
+            streams.add_metric(["repeat"], ordered.repeats)
+            yield streams
         if getattr(manager, "send_idle", None) is not None:
             counter = CounterMetricFamily("devtracker_fanout_deliveries",
                                           "Broadcast deliveries by path: fast (one frame, direct send) or queued",

@@ -3,6 +3,8 @@ order, fills a hole from the database, drops a repeat, and starts a socket where
 
 Out-of-order arrival (another node's emit, late through Redis) is made here by storing rows
 without emitting them and emitting their payloads by hand, in the wrong order."""
+import re
+
 from sqlalchemy import insert
 
 from devtracker.extensions import db, socketio
@@ -61,6 +63,9 @@ def test_an_item_ahead_of_the_stream_waits_for_the_missing_one_read_from_the_dat
         assert [n["seq"] for n in got] == [2, 3, 4, 5]
     assert drain(bob) == []
     assert first["seq"] == 1 and socketio.server.manager.ordered.gap_fills >= 1
+    metrics = client.get("/metrics").get_data(as_text=True)
+    assert re.search(r'^devtracker_stream_repairs_total\{kind="gap_fill"\} [1-9]', metrics, re.M)
+    assert re.search(r'^devtracker_stream_repairs_total\{kind="repeat"\} [1-9]', metrics, re.M)
 
 
 def test_the_activity_stream_is_ordered_once_for_every_socket(app, sockets, client, auth):
