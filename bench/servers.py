@@ -302,7 +302,8 @@ class DevTracker(Server):
                 "JWT_SECRET_KEY": self.secret, "DEVTRACKER_ENV": "development",
                 "RATELIMIT_ENABLED": "false", "SOCKET_EVENT_RATE": "1000",
                 "SOCKET_EVENT_BURST": "1000", "JOIN_EVENT_RATE": "1000", "TYPING_EVENT_RATE": "1000",
-                "MAX_CONNECTIONS": "12000", "LOG_LEVEL": "WARNING"}
+                "MAX_SOCKET_INPUT_BYTES_PER_SECOND": "0", "MAX_CONNECTIONS": "12000",
+                "LOG_LEVEL": "WARNING"}
 
     def ready_path(self):
         return API + "/health"

@@ -91,12 +91,13 @@ def register_extensions(app):
 
 
 def limit_greedy_peers(app, socketio):
-    """Bound each socket's unsent bytes (engine/backlog.py) and refuse oversized bodies at once
-    (realtime/body_limit.py)."""
-    from .engine import backlog
+    """Bound each socket's unsent bytes (engine/backlog.py) and what it may send
+    (engine/inbound.py), and refuse oversized bodies at once (realtime/body_limit.py)."""
+    from .engine import backlog, inbound
     from .realtime.body_limit import BodyLimit
 
     backlog.install(app.config["MAX_SOCKET_BACKLOG_BYTES"])
+    inbound.install(app.config["MAX_SOCKET_INPUT_BYTES_PER_SECOND"], app.config["MAX_SOCKET_INPUT_BURST_BYTES"])
     eio = socketio.server.eio
     app.wsgi_app = BodyLimit(app.wsgi_app, eio.max_http_buffer_size, lambda: eio.sockets)
 

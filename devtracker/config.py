@@ -174,6 +174,10 @@ class Config:
         self.HTTP_HEADER_TIMEOUT_SECONDS = env_float("HTTP_HEADER_TIMEOUT_SECONDS", 10.0)
         self.HTTP_IDLE_TIMEOUT_SECONDS = env_float("HTTP_IDLE_TIMEOUT_SECONDS", 60.0)
         self.MAX_SOCKET_BACKLOG_BYTES = env_int("MAX_SOCKET_BACKLOG_BYTES", 1024 * 1024, 0)
+        # What one socket may send, checked before anything decodes it: bytes a second on
+        # average (0: no budget) and at once; a socket that overdraws it is dropped.
+        self.MAX_SOCKET_INPUT_BYTES_PER_SECOND = env_int("MAX_SOCKET_INPUT_BYTES_PER_SECOND", 64 * 1024, 0)
+        self.MAX_SOCKET_INPUT_BURST_BYTES = env_int("MAX_SOCKET_INPUT_BURST_BYTES", 2 * 1024 * 1024, 1)
         self.WEBSOCKET_COMPRESSION = env_bool("WEBSOCKET_COMPRESSION", False)
         self.BROADCAST_FAST_PATH = env_bool("BROADCAST_FAST_PATH", True)
         self.BROADCAST_COALESCE_SECONDS = env_float("BROADCAST_COALESCE_SECONDS", 0.005)

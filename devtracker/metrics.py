@@ -53,6 +53,11 @@ class _PresenceCollector:
                                     "more than MAX_SOCKET_BACKLOG_BYTES queued and not yet written")
         drops.add_metric([], backlog.drops)
         yield drops
+        from .engine import inbound
+        input_drops = CounterMetricFamily("devtracker_socket_input_drops", "Sockets dropped for "
+                                          "sending more than MAX_SOCKET_INPUT_BYTES_PER_SECOND allows")
+        input_drops.add_metric([], inbound.drops)
+        yield input_drops
         from .realtime import packet_log
         malformed = CounterMetricFamily("devtracker_socket_packet_errors", "Client packets the "
                                         "Socket.IO stack could not handle (malformed, or raising)")

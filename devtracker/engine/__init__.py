@@ -9,4 +9,6 @@ it is and logs one warning line saying what is off.
   head, an idle timeout between keep-alive requests, and a prompt close after a refused body.
 - `backlog`: a bound on each Socket.IO connection's outgoing bytes not yet written
   (`MAX_SOCKET_BACKLOG_BYTES`); a socket over it is dropped.
+- `inbound`: a budget on the bytes each Socket.IO connection sends, checked before decoding
+  (`MAX_SOCKET_INPUT_BYTES_PER_SECOND`); a socket that overdraws it is dropped.
 """
