@@ -28,7 +28,9 @@ import engineio.packet
 import engineio.payload
 import socketio
 
-from .types import ReadState, UserPresence, ViewersState
+from .ordered import OrderedStreams
+from .service import ServiceClient
+from .types import ReadState, ResyncEvent, ResyncStats, UserPresence, ViewersState
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +69,12 @@ class _InlineEngineIO(engineio.Client):
         if event == "message":
             kwargs["run_async"] = False
         return super()._trigger_event(event, *args, **kwargs)
+
+    def drop(self):
+        """Ask the server to close this connection: the Socket.IO client then reconnects as after a
+        network failure (with backoff, and the current cursors in the handshake)."""
+        if self.state == "connected":
+            self._send_packet(engineio.packet.Packet(engineio.packet.CLOSE))
 
     def disconnect(self, abort=False, reason=None):
         """Disconnect after sending what was queued before: Socket.IO's DISCONNECT, then CLOSE.
@@ -225,18 +233,24 @@ class _TypingDebouncer:
 
 
 class RealtimeClient:
-    """A DevTracker Realtime socket with replay cursors, reconnection and room restore."""
+    """A DevTracker Realtime socket with replay cursors, holes filled (SPEC §9), reconnection and room restore."""
 
     def __init__(self, url, token, *, transports=("websocket", "polling"), reconnect=True,
                  backoff_initial=0.5, backoff_max=30, typing_idle=3.0, typing_refresh=2.0,
-                 last_notification_id=None, last_activity_id=None, call_timeout=10, **options):
+                 last_notification_id=None, last_activity_id=None, last_notification_seq=None,
+                 last_activity_seq=None, api_url=None, call_timeout=10, **options):
         self.url = url
         self._token = token
         self._transports = list(transports)
         self._call_timeout = call_timeout
         self._lock = threading.RLock()
         self._handlers = {}
-        self._cursors = {"notification": last_notification_id, "activity": last_activity_id}
+        # The REST API fills holes in the streams (SPEC §9); one quick retry, then a reconnect does.
+        self._rest = ServiceClient(api_url or url, token, retries=1, timeout=call_timeout,
+                                   backoff_initial=0.2, backoff_max=1)
+        self._streams = OrderedStreams(
+            self._rest, {"notification": last_notification_id, "activity": last_activity_id},
+            {"notification": last_notification_seq, "activity": last_activity_seq})
         self._tasks = {}  # joined task ids, in join order
         self._status = "online"
         self._ready = threading.Event()
@@ -248,7 +262,7 @@ class RealtimeClient:
         self._sio = _OrderedClient(reconnection=reconnect, reconnection_delay=backoff_initial,
                                    reconnection_delay_max=backoff_max,
                                    randomization_factor=backoff_initial / 2, **options)
-        self._sio.on("connect", lambda: self._fire("connect"))
+        self._sio.on("connect", self._on_connect)
         self._sio.on("disconnect", self._on_disconnect)
         self._sio.on("connect_error", self._on_connect_error)
         self._sio.on("*", self._on_event)
@@ -277,6 +291,7 @@ class RealtimeClient:
         self._typing.forget()
         self._sio.shutdown()
         self._sio.stop_dispatcher()
+        self._rest.close()
 
     def __enter__(self):
         return self.connect()
@@ -292,12 +307,27 @@ class RealtimeClient:
     @property
     def notification_cursor(self):
         """The largest notification id delivered (sent as lastNotificationId on reconnect)."""
-        return self._cursors["notification"]
+        return self._streams.ids["notification"]
 
     @property
     def activity_cursor(self):
         """The largest activity id delivered (sent as lastActivityId on reconnect)."""
-        return self._cursors["activity"]
+        return self._streams.ids["activity"]
+
+    @property
+    def notification_seq(self):
+        """The user's notification stream position delivered (sent as lastNotificationSeq)."""
+        return self._streams.seqs["notification"]
+
+    @property
+    def activity_seq(self):
+        """The activity stream position delivered (sent as lastActivitySeq)."""
+        return self._streams.seqs["activity"]
+
+    @property
+    def resyncs(self) -> ResyncStats:
+        """Counts: repeats dropped, holes filled over REST or by reconnecting, items passed over."""
+        return dict(self._streams.stats)
 
     @property
     def joined_tasks(self):
@@ -308,12 +338,7 @@ class RealtimeClient:
     def _auth(self):
         # python-socketio calls this on every (re)connect, so the replay starts where we are.
         with self._lock:
-            auth = {"token": self._token}
-            if self._cursors["notification"] is not None:
-                auth["lastNotificationId"] = self._cursors["notification"]
-            if self._cursors["activity"] is not None:
-                auth["lastActivityId"] = self._cursors["activity"]
-            return auth
+            return {"token": self._token, **self._streams.auth()}
 
     # --- handlers ----------------------------------------------------------------------------
     def on(self, event, handler=None):
@@ -324,19 +349,11 @@ class RealtimeClient:
             return fn
         return register(handler) if handler is not None else register
 
-    def _advance_cursors(self, replay):
-        """`replay:done` says where each stream stands: everything up to there was delivered."""
-        with self._lock:
-            for stream, key in (("notification", "lastNotificationId"), ("activity", "lastActivityId")):
-                newest = replay.get(key) if isinstance(replay, dict) else None
-                if isinstance(newest, int) and (self._cursors[stream] is None or newest > self._cursors[stream]):
-                    self._cursors[stream] = newest
-
     def _fire(self, event, *args):
         with self._lock:
             handlers = list(self._handlers.get(event, ()))
             catch_all = list(self._handlers.get("*", ())) if event not in (
-                "connect", "disconnect", "connect_error", "reconnect") else []
+                "connect", "disconnect", "connect_error", "reconnect", "resync") else []
         for handler in handlers:
             self._safely(handler, *args)
         for handler in catch_all:
@@ -349,18 +366,24 @@ class RealtimeClient:
         except Exception:  # a failing handler must not stop the others or the stream
             log.exception("handler %r failed", handler)
 
+    def _on_connect(self):
+        self._streams.start_replay()
+        self._fire("connect")
+
     def _on_event(self, event, data=None, *rest):
         stream = CURSOR_STREAMS.get(event)
-        if stream and isinstance(data, dict) and isinstance(data.get("id"), int):
-            with self._lock:
-                cursor = self._cursors[stream]
-                if cursor is not None and data["id"] <= cursor:
-                    return  # already delivered, before a reconnect
-                self._cursors[stream] = data["id"]
+        if stream and isinstance(data, dict):
+            # On the events' thread: a hole's REST read holds back everything after it.
+            items, resync = self._streams.admit(stream, data)
+            for item in items:
+                self._fire(event, item, *rest)
+            if resync is not None:
+                self._on_resync(resync)
+            return
         self._fire(event, data, *rest)
         if event == "replay:done":
             self.last_replay = data
-            self._advance_cursors(data)
+            self._streams.end_replay(data)
             reconnected = self._ready.is_set()  # cleared only by connect(): this is a reconnect
             with self._lock:
                 restore = bool(self._tasks) or self._status != "online"
@@ -371,6 +394,11 @@ class RealtimeClient:
             elif reconnected:
                 self._fire("reconnect")
             self._ready.set()
+
+    def _on_resync(self, resync: ResyncEvent):
+        if resync["via"] == "reconnect":
+            self._sio.eio.drop()  # the replay from the seq cursor brings the hole and what followed
+        self._fire("resync", resync)
 
     def _on_disconnect(self, reason=None):
         self._typing.forget()  # the server clears typing when a socket goes
@@ -479,4 +507,5 @@ class RealtimeClient:
         result = self._call("auth:refresh", token) if self._sio.connected else None
         with self._lock:
             self._token = token  # only once the server took it: a refused one must not be reused
+            self._rest.token = token
         return result

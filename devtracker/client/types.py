@@ -119,6 +119,34 @@ class ReplayDone(TypedDict):
     truncated: bool
     lastNotificationId: Optional[int]
     lastActivityId: Optional[int]
+    lastNotificationSeq: int
+    lastActivitySeq: int
+
+
+class ResyncEvent(TypedDict):
+    """`resync` (local to the SDK): a live item came more than one past the last seq delivered.
+
+    `via` "rest": the items between were read from the REST API and delivered before the held
+    one; `missing` of them were not there (activity not visible to this user, or pruned) and
+    were passed over. `via` "reconnect": the REST read failed, so the client reconnects and the
+    replay from its seq cursor brings the hole and the held item."""
+
+    stream: Literal["notification", "activity"]
+    afterSeq: int
+    beforeSeq: int
+    fetched: int
+    missing: int
+    via: Literal["rest", "reconnect"]
+
+
+class ResyncStats(TypedDict):
+    """`RealtimeClient.resyncs`: repeats dropped, holes filled (over REST, by reconnecting), items
+    passed over."""
+
+    duplicates: int
+    rest: int
+    reconnect: int
+    missing: int
 
 
 class SystemEvent(TypedDict):
@@ -163,5 +191,5 @@ class BulkNotifications(TypedDict):
 
 __all__ = ["Activity", "ActivityPage", "ActivityType", "BulkNotifications", "ErrorEvent",
            "Notification", "NotificationPage", "NotificationType", "ReadState", "ReplayDone",
-           "Status", "SystemEvent", "TaskAction", "TaskUpdate", "TypingEvent", "UserPresence",
-           "Viewer", "ViewerEvent", "ViewersState"]
+           "ResyncEvent", "ResyncStats", "Status", "SystemEvent", "TaskAction", "TaskUpdate",
+           "TypingEvent", "UserPresence", "Viewer", "ViewerEvent", "ViewersState"]
