@@ -110,6 +110,10 @@ export interface ReplayDone {
   lastNotificationId: number | null;
   /** The newest activity id: pass it back as `lastActivityId` to resume the feed (null: none yet). */
   lastActivityId: number | null;
+  /** Where the user's notification stream stands (SPEC §9; 0: none yet). */
+  lastNotificationSeq: number;
+  /** Where the activity stream stands (0: none yet). */
+  lastActivitySeq: number;
 }
 
 /** `system:*` (sent by `POST /broadcast`). */
@@ -173,11 +177,41 @@ export interface ReconnectingEvent {
   attempt: number;
 }
 
+/**
+ * `resync` (local): a live item came more than one past the last `seq` delivered (SPEC §9).
+ * `via: "rest"`: the items between were read from the REST API and delivered first, `missing` of
+ * them were not there (activity this user may not see, pruned) and were passed over.
+ * `via: "reconnect"`: the REST read failed; the client reconnects and the replay fills the hole.
+ */
+export interface ResyncEvent {
+  stream: "notification" | "activity";
+  /** The last seq delivered before the hole. */
+  afterSeq: number;
+  /** The seq of the item that showed the hole (delivered after the ones read). */
+  beforeSeq: number;
+  fetched: number;
+  missing: number;
+  via: "rest" | "reconnect";
+}
+
+/** `RealtimeClient.resyncs`: what the ordering did so far. */
+export interface ResyncStats {
+  /** Repeats dropped. */
+  duplicates: number;
+  /** Holes filled from the REST API. */
+  rest: number;
+  /** Holes left to a reconnect's replay. */
+  reconnect: number;
+  /** Items the REST API did not return, passed over. */
+  missing: number;
+}
+
 /** Every event `on()` accepts, with its payload. */
 export interface RealtimeEventMap {
   connect: ConnectEvent;
   disconnect: DisconnectEvent;
   reconnecting: ReconnectingEvent;
+  resync: ResyncEvent;
   error: ErrorEvent;
   authenticated: AuthenticatedEvent;
   "auth:expired": AuthExpiredEvent;
@@ -241,9 +275,13 @@ export interface RealtimeClientOptions {
   lastNotificationId?: number | null;
   /** Resume the activity feed after this id (without it: no activity replay on the first connection). */
   lastActivityId?: number | null;
+  /** Resume notifications after this stream position (SPEC §9; preferred to the id by the server). */
+  lastNotificationSeq?: number | null;
+  /** Resume the activity feed after this stream position. */
+  lastActivitySeq?: number | null;
   /** Take the activity position from `replay:done` when no activity was seen yet (default true). */
   resumeActivity?: boolean;
-  /** REST API base (default `url + "/api/v1/realtime"`). */
+  /** REST API base (default `url + "/api/v1/realtime"`): a hole in a stream is read from there. */
   apiUrl?: string;
   /** Any other socket.io-client option. */
   socketOptions?: Partial<ManagerOptions & SocketOptions>;
@@ -260,6 +298,12 @@ export declare class RealtimeClient {
   readonly notificationCursor: number | null;
   /** Largest activity id delivered to the handlers, or null. */
   readonly activityCursor: number | null;
+  /** The notification stream position delivered (SPEC §9), or null before `replay:done`. */
+  readonly notificationSeq: number | null;
+  /** The activity stream position delivered, or null. */
+  readonly activitySeq: number | null;
+  /** Repeats dropped and holes filled so far. */
+  readonly resyncs: ResyncStats;
   /** The underlying socket.io-client socket (null before `connect()`). */
   readonly socket: Socket | null;
 

@@ -4,7 +4,8 @@
 // application would otherwise write itself: a promise-based connection that is ready once the
 // replay is over, acks turned into promises, typing debounce, and reconnection that resumes
 // where it left off (cursors in the handshake, rooms re-joined, presence restored, no event
-// delivered twice).
+// delivered twice), and streams delivered in `seq` order with any hole read from the REST API
+// (SPEC §9).
 //
 // Browsers: give the bare specifier an import map, e.g.
 //   <script type="importmap">
@@ -16,6 +17,8 @@ import { io } from "socket.io-client";
 const API_PREFIX = "/api/v1/realtime";
 const PRESENCE_STATUSES = ["online", "away"];
 const CURSOR_EVENTS = { notification: "notification", "activity:feed": "activity" };
+const PAGE = 100; // the REST API's largest page
+const CONNECTED = Symbol("connected"); // a connection opened, queued in order with its events
 
 const DEFAULTS = {
   reconnection: true,
@@ -68,6 +71,10 @@ function isId(value) {
   return typeof value === "number" && Number.isFinite(value);
 }
 
+function seqOf(item) {
+  return item && Number.isInteger(item.seq) ? item.seq : null;
+}
+
 function checkTaskId(taskId) {
   if (typeof taskId !== "string" || taskId === "") {
     throw new TypeError("taskId must be a non-empty string");
@@ -96,10 +103,36 @@ const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
  *   without it the first connection replays the user's unread notifications.
  * @property {number|null} [lastActivityId] Resume the activity feed after this id; without it the first
  *   connection replays no activity.
+ * @property {number|null} [lastNotificationSeq] Resume notifications after this stream position (SPEC §9);
+ *   the server prefers it to `lastNotificationId`.
+ * @property {number|null} [lastActivitySeq] Resume the activity feed after this stream position.
  * @property {boolean} [resumeActivity=true] Take the activity position from `replay:done` when no activity
  *   has been seen yet, so that a reconnect still replays the activity missed meanwhile.
- * @property {string} [apiUrl] Base URL of the REST API (default `url + "/api/v1/realtime"`).
+ * @property {string} [apiUrl] Base URL of the REST API (default `url + "/api/v1/realtime"`), where a hole in
+ *   a stream is read from.
  * @property {object} [socketOptions] Any other socket.io-client option (`extraHeaders`, `timeout`, ...).
+ */
+
+/**
+ * The `resync` event: a live item came more than one past the last `seq` delivered. `via: "rest"`:
+ * the items between were read from the REST API and delivered first (`missing` of them were not
+ * there — activity this user may not see, pruned — and were passed over). `via: "reconnect"`: the
+ * REST read failed; the client reconnects and the replay from its seq cursor fills the hole.
+ * @typedef {object} ResyncEvent
+ * @property {"notification"|"activity"} stream
+ * @property {number} afterSeq the last seq delivered before the hole
+ * @property {number} beforeSeq the seq of the item that showed the hole
+ * @property {number} fetched
+ * @property {number} missing
+ * @property {"rest"|"reconnect"} via
+ */
+
+/**
+ * @typedef {object} ResyncStats
+ * @property {number} duplicates repeats dropped
+ * @property {number} rest holes filled from the REST API
+ * @property {number} reconnect holes left to a reconnect's replay
+ * @property {number} missing items the REST API did not return, passed over
  */
 
 /**
@@ -118,7 +151,8 @@ const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
  * `reconnecting` ({attempt}) and `error` ({code, message, event, details?}: the server's `error`
  * event, a refused reconnection, or a failed fire-and-forget call).
  *
- * `notification` and `activity:feed` reach the handlers once each, in id order, across reconnects.
+ * `notification` and `activity:feed` reach the handlers once each, in `seq` order, across reconnects;
+ * a hole is read from the REST API first (SPEC §9), and reported as `resync` ({@link ResyncEvent}).
  */
 export class RealtimeClient {
   #options;
@@ -131,6 +165,11 @@ export class RealtimeClient {
   #presence = "online";
   #notificationCursor = null;
   #activityCursor = null;
+  #seqs = { notification: null, activity: null };
+  #replaying = false;
+  #awaitingReplay = new Set(); // streams whose hole a reconnect's replay fills
+  #held = null; // while a hole is read: the server events that came after it, in order
+  #resyncStats = { duplicates: 0, rest: 0, reconnect: 0, missing: 0 };
   #ready = false;
   #everReady = false;
   #readyWaiters = [];
@@ -149,6 +188,8 @@ export class RealtimeClient {
     this.#token = options.token;
     if (isId(options.lastNotificationId)) this.#notificationCursor = options.lastNotificationId;
     if (isId(options.lastActivityId)) this.#activityCursor = options.lastActivityId;
+    if (isId(options.lastNotificationSeq)) this.#seqs.notification = options.lastNotificationSeq;
+    if (isId(options.lastActivitySeq)) this.#seqs.activity = options.lastActivitySeq;
   }
 
   // --- state -------------------------------------------------------------------------------
@@ -166,6 +207,21 @@ export class RealtimeClient {
   /** Largest activity id delivered to the handlers (null before the first). */
   get activityCursor() {
     return this.#activityCursor;
+  }
+
+  /** The user's notification stream position delivered (SPEC §9; null before `replay:done`). */
+  get notificationSeq() {
+    return this.#seqs.notification;
+  }
+
+  /** The activity stream position delivered (null before `replay:done`). */
+  get activitySeq() {
+    return this.#seqs.activity;
+  }
+
+  /** What the ordering did so far. @returns {ResyncStats} */
+  get resyncs() {
+    return { ...this.#resyncStats };
   }
 
   /** The underlying socket.io-client Socket (null before `connect()`), for advanced use. */
@@ -405,12 +461,13 @@ export class RealtimeClient {
     if (o.path) socketOptions.path = o.path;
     const socket = o.url ? io(o.url, socketOptions) : io(socketOptions);
 
-    socket.on("connect", () => { this.#lastServerError = null; });
+    socket.on("connect", () => {
+      this.#lastServerError = null;
+      this.#dispatch(socket, CONNECTED);
+    });
     socket.on("connect_error", (error) => this.#onConnectError(socket, error));
     socket.on("disconnect", (reason) => this.#onDisconnect(socket, reason));
-    socket.onAny((event, ...args) => {
-      if (socket === this.#socket) this.#onServerEvent(event, args[0]);
-    });
+    socket.onAny((event, ...args) => this.#dispatch(socket, event, args[0]));
     socket.io.on("reconnect_attempt", (attempt) => {
       if (socket === this.#socket) this.#emit("reconnecting", { attempt });
     });
@@ -427,6 +484,8 @@ export class RealtimeClient {
     const auth = { token: this.#token };
     if (this.#notificationCursor !== null) auth.lastNotificationId = this.#notificationCursor;
     if (this.#activityCursor !== null) auth.lastActivityId = this.#activityCursor;
+    if (this.#seqs.notification !== null) auth.lastNotificationSeq = this.#seqs.notification;
+    if (this.#seqs.activity !== null) auth.lastActivitySeq = this.#seqs.activity;
     return auth;
   }
 
@@ -457,7 +516,21 @@ export class RealtimeClient {
     if (wasReady || this.#socket === null) this.#emit("disconnect", { reason, willReconnect });
   }
 
-  #onServerEvent(event, payload) {
+  /** Server events in arrival order; while a hole is being read, they wait behind it. */
+  #dispatch(socket, event, payload) {
+    if (this.#held) {
+      this.#held.push([socket, event, payload]);
+      return;
+    }
+    if (socket !== this.#socket) return;
+    if (event === CONNECTED) {
+      this.#replaying = true; // until replay:done holes are expected (unread-only, capped activity)
+      return;
+    }
+    this.#onServerEvent(socket, event, payload);
+  }
+
+  #onServerEvent(socket, event, payload) {
     if (event === "replay:done") {
       this.#onReplayDone(payload);
       return;
@@ -471,13 +544,118 @@ export class RealtimeClient {
       return;
     }
     const stream = CURSOR_EVENTS[event];
-    if (stream && payload && isId(payload.id)) {
-      const cursor = stream === "notification" ? this.#notificationCursor : this.#activityCursor;
-      if (cursor !== null && payload.id <= cursor) return; // already delivered
-      if (stream === "notification") this.#notificationCursor = payload.id;
-      else this.#activityCursor = payload.id;
+    if (stream && payload && typeof payload === "object") {
+      this.#admit(socket, event, stream, payload);
+      return;
     }
     this.#emit(event, payload);
+  }
+
+  /** Deliver a stream item once, in seq order; a hole is read from the REST API first. */
+  #admit(socket, event, stream, item) {
+    const seq = seqOf(item);
+    const last = this.#seqs[stream];
+    if (seq === null) { // a server without seq: the id cursor alone drops repeats
+      const cursor = stream === "notification" ? this.#notificationCursor : this.#activityCursor;
+      if (cursor !== null && isId(item.id) && item.id <= cursor) return;
+      this.#deliver(event, stream, item);
+      return;
+    }
+    if (last !== null && seq <= last) {
+      this.#resyncStats.duplicates += 1;
+      return;
+    }
+    if (last === null || seq === last + 1 || this.#replaying) {
+      this.#deliver(event, stream, item);
+      return;
+    }
+    if (this.#awaitingReplay.has(stream)) return; // the reconnect's replay brings it, in order
+    const record = { stream, afterSeq: last, beforeSeq: seq, fetched: 0, missing: 0, via: "rest" };
+    const afterId = stream === "notification" ? this.#notificationCursor : this.#activityCursor;
+    this.#held = [];
+    this.#fetchBetween(stream, last, seq, afterId, isId(item.id) ? item.id : null).then((found) => {
+      record.fetched = found.length;
+      record.missing = seq - last - 1 - found.length; // not visible to this user, or pruned: passed over
+      this.#resyncStats.rest += 1;
+      this.#resyncStats.missing += record.missing;
+      if (socket !== this.#socket) return; // closed meanwhile: the next replay starts from the cursor
+      for (const x of [...found, item]) {
+        if (seqOf(x) > this.#seqs[stream]) this.#deliver(event, stream, x);
+      }
+      this.#emit("resync", record);
+    }, () => {
+      this.#resyncStats.reconnect += 1;
+      this.#awaitingReplay.add(stream);
+      Object.assign(record, { missing: seq - last - 1, via: "reconnect" });
+      this.#emit("resync", record);
+      // Closing the transport is a lost connection to socket.io-client: it reconnects, with the cursors.
+      if (socket === this.#socket && socket.io.engine) socket.io.engine.close();
+    }).finally(() => {
+      const queue = this.#held;
+      this.#held = null;
+      for (const [s, e, p] of queue) this.#dispatch(s, e, p);
+    });
+  }
+
+  #deliver(event, stream, item) {
+    const seq = seqOf(item);
+    if (seq !== null && (this.#seqs[stream] === null || seq > this.#seqs[stream])) this.#seqs[stream] = seq;
+    if (isId(item.id)) {
+      if (stream === "notification") {
+        if (this.#notificationCursor === null || item.id > this.#notificationCursor) this.#notificationCursor = item.id;
+      } else if (this.#activityCursor === null || item.id > this.#activityCursor) {
+        this.#activityCursor = item.id;
+      }
+    }
+    this.#emit(event, item);
+  }
+
+  /** Items with afterSeq < seq < beforeSeq from the REST API, in seq order. */
+  async #fetchBetween(stream, afterSeq, beforeSeq, afterId, beforeId) {
+    const found = new Map();
+    let cursor = beforeId;
+    for (;;) {
+      const page = stream === "notification"
+        ? await this.#restGet("/notifications", { limit: PAGE, before: cursor })
+        : await this.#restGet("/activity", { limit: PAGE, before: cursor, after: afterId });
+      const rows = (stream === "notification" ? page.notifications : page.activities) || [];
+      for (const row of rows) {
+        const seq = seqOf(row);
+        if (seq !== null && seq > afterSeq && seq < beforeSeq) found.set(seq, row);
+      }
+      const oldest = rows.length ? seqOf(rows[rows.length - 1]) : null;
+      if (!page.hasMore || !isId(page.nextCursor) || oldest === null || oldest <= afterSeq + 1) {
+        return [...found.keys()].sort((a, b) => a - b).map((seq) => found.get(seq));
+      }
+      cursor = page.nextCursor;
+    }
+  }
+
+  /** GET from the REST API with the user's token; one retry; rejects on failure. */
+  async #restGet(path, params) {
+    const o = this.#options;
+    const base = (o.apiUrl || `${o.url || globalThis.location.origin}${API_PREFIX}`).replace(/\/$/, "");
+    const query = new URLSearchParams();
+    for (const [key, value] of Object.entries(params)) {
+      if (value !== null && value !== undefined) query.set(key, String(value));
+    }
+    let failure;
+    for (let attempt = 0; attempt < 2; attempt += 1) {
+      try {
+        const response = await fetch(`${base}${path}?${query}`, {
+          headers: { Authorization: `Bearer ${this.#token}`, Accept: "application/json" },
+          signal: AbortSignal.timeout(o.ackTimeout),
+        });
+        const body = await response.json().catch(() => null);
+        if (response.ok && body && body.success) return body.data;
+        failure = realtimeError(`GET ${path} answered ${response.status}.`, "RESYNC_FAILED");
+        if (response.status < 500 && response.status !== 429) break;
+      } catch (error) {
+        failure = realtimeError(`GET ${path} failed: ${error.message}`, "RESYNC_FAILED");
+      }
+      await sleep(200);
+    }
+    throw failure;
   }
 
   #onReplayDone(replay) {
@@ -485,6 +663,8 @@ export class RealtimeClient {
     this.#ready = true;
     this.#everReady = true;
     this.#lastReplay = replay;
+    this.#replaying = false;
+    this.#awaitingReplay.clear();
     this.#advanceCursors(replay);
     if (this.#connecting) {
       clearTimeout(this.#connecting.timer);
@@ -557,6 +737,13 @@ export class RealtimeClient {
     if (this.#options.resumeActivity && isId(newest.lastActivityId)
         && (this.#activityCursor === null || newest.lastActivityId > this.#activityCursor)) {
       this.#activityCursor = newest.lastActivityId;
+    }
+    if (isId(newest.lastNotificationSeq) && (this.#seqs.notification === null || newest.lastNotificationSeq > this.#seqs.notification)) {
+      this.#seqs.notification = newest.lastNotificationSeq;
+    }
+    if (this.#options.resumeActivity && isId(newest.lastActivitySeq)
+        && (this.#seqs.activity === null || newest.lastActivitySeq > this.#seqs.activity)) {
+      this.#seqs.activity = newest.lastActivitySeq;
     }
   }
 

@@ -26,8 +26,8 @@ TASK = "task_sdk"
 class NodeScript:
     """A Node process speaking JSON lines on stdout and reading commands on stdin."""
 
-    def __init__(self, node, *args):
-        self.process = subprocess.Popen([node, SCRIPT, *args], cwd=ROOT, stdin=subprocess.PIPE,
+    def __init__(self, node, *args, script=SCRIPT):
+        self.process = subprocess.Popen([node, script, *args], cwd=ROOT, stdin=subprocess.PIPE,
                                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         self.lines = queue.Queue()
         self.stderr = []
@@ -156,8 +156,11 @@ def test_the_sdk_in_node_survives_a_server_restart(live_server):
 
     # The handshake carries the cursors: the newest notification, and for activity (none seen)
     # the position replay:done gave at connection time, so that the outage's activity is replayed.
-    assert ready["alice"] == {"lastNotificationId": note, "lastActivityId": first_activity}
-    assert ready["bob"] == {"lastActivityId": first_activity}
+    # The seq cursors (SPEC §9) go beside them: bob's stream is empty (0).
+    assert ready["alice"] == {"lastNotificationId": note, "lastActivityId": first_activity,
+                              "lastNotificationSeq": 2, "lastActivitySeq": 1}
+    assert ready["bob"] == {"lastActivityId": first_activity, "lastNotificationSeq": 0,
+                            "lastActivitySeq": 1}
 
     # The outage: nobody was connected while the server was back and the events were created.
     assert sockets == 0
@@ -179,7 +182,8 @@ def test_the_sdk_in_node_survives_a_server_restart(live_server):
     assert result["cursorsAfter"] == {"notification": result["live"]["id"],
                                       "activity": outage["activity"][-1]}
     assert result["authAfter"] == {"lastNotificationId": result["live"]["id"],
-                                   "lastActivityId": outage["activity"][-1]}
+                                   "lastActivityId": outage["activity"][-1],
+                                   "lastNotificationSeq": 6, "lastActivitySeq": 2}
 
     # The task room was re-joined by both, and alice's away status restored.
     assert {v["userId"] for v in result["viewersAfter"]["viewingUsers"]} == {"alice", "bob"}
