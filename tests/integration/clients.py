@@ -4,7 +4,7 @@ import time
 
 import socketio
 
-from devtracker.client.realtime import _InlineEngineIO
+from devtracker.client.transport import InlineEngineIO
 from tests.strictjson import NotStrictJSON, StrictPacket
 
 
@@ -12,7 +12,7 @@ class _InOrderClient(socketio.Client):
     """Stock python-socketio hands each message to a new thread; record them in arrival order."""
 
     def _engineio_client_class(self):
-        return _InlineEngineIO
+        return InlineEngineIO
 
 
 class RecordingClient:
