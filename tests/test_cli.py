@@ -151,6 +151,17 @@ def test_prune_activity_with_nothing_old_deletes_nothing(cli, db):
     assert remaining_targets(db) == ["now"]
 
 
+def test_prune_activity_keeps_the_newest_row_so_the_stream_never_numbers_from_1_again(cli, db, client, auth):
+    add_activity(db, "old", timedelta(days=100))
+    add_activity(db, "newest but old", timedelta(days=95))
+    result = cli("prune-activity")
+    assert result.exit_code == 0 and result.output.strip() == "Deleted 1 activity rows."
+    assert remaining_targets(db) == ["newest but old"]
+    response = client.post("/api/v1/realtime/activity", headers=auth("alice"),
+                           json={"type": "task", "action": "created", "target": "after the prune"})
+    assert response.status_code == 201 and response.get_json()["data"]["seq"] == 3
+
+
 def test_prune_activity_refuses_a_negative_number_of_days(cli, db):
     add_activity(db, "old", timedelta(days=10))
     assert cli("prune-activity", "--older-than-days", "-1").exit_code != 0

@@ -108,9 +108,12 @@ def newest_activity_id():
 
 
 def prune_activity(older_than_days=None, now=None):
-    """Delete activity older than the retention period; return how many rows went."""
+    """Delete activity older than the retention period, but never the newest row: the stream's
+    next `seq` follows the highest one stored, and clients resume from it (SPEC §9). Return
+    how many rows went."""
     days = older_than_days if older_than_days is not None else current_app.config["ACTIVITY_RETENTION_DAYS"]
     cutoff = (now or utcnow()) - timedelta(days=days)
-    result = db.session.execute(delete(Activity).where(Activity.created_at < cutoff))
+    newest = select(func.max(Activity.seq)).scalar_subquery()
+    result = db.session.execute(delete(Activity).where(Activity.created_at < cutoff, Activity.seq < newest))
     db.session.commit()
     return result.rowcount
