@@ -9,6 +9,8 @@ it is and logs one warning line saying what is off.
   head, an idle timeout between keep-alive requests, and a prompt close after a refused body.
 - `backlog`: a bound on each Socket.IO connection's outgoing bytes not yet written
   (`MAX_SOCKET_BACKLOG_BYTES`); a socket over it is dropped.
+- `pubsub`: the Redis message queue's listener with a short reconnect backoff and a call after
+  each re-subscription (the node then catches up from the database).
 - `inbound`: a budget on the bytes each Socket.IO connection sends, checked before decoding
   (`MAX_SOCKET_INPUT_BYTES_PER_SECOND`); a socket that overdraws it is dropped.
 """

@@ -56,6 +56,16 @@ class OrderedEmitMixin:
         return super().emit(event, data, namespace, room=room, skip_sid=skip_sid,
                             callback=callback, **kwargs)
 
+    def stream_sender(self, key, namespace="/"):
+        """How `OrderedStreams.catch_up` sends stream `key` ((event, room)) past the ordering."""
+        event, room = key
+        parent = super()
+
+        def send(item, skip):
+            parent.emit(event, item, namespace, room=room, skip_sid=skip)
+
+        return send
+
 
 class GatedEmitMixin:
     """Hold room emits for sockets being caught up (see gate.py); direct emits pass."""
@@ -368,7 +378,7 @@ class RealtimeManager(OrderedEmitMixin, GatedEmitMixin, FastEmitMixin, socketio.
     def __init__(self):
         super().__init__()
         self.gate = ReplayGate()
-        self.ordered = OrderedStreams(self.gate)
+        self.ordered = OrderedStreams(self.gate, self.stream_sender)
 
 
 class RealtimeRedisManager(socketio.RedisManager, RealtimeManager):
@@ -376,7 +386,15 @@ class RealtimeRedisManager(socketio.RedisManager, RealtimeManager):
 
     The method order puts the gate between Redis and local delivery: messages arriving from
     Redis (`_handle_emit`) pass `GatedEmitMixin.emit` before reaching this node's sockets.
+    Once its listener is subscribed again after losing Redis, the node sends its sockets what
+    was published meanwhile, read from the database (engine/pubsub.py, ordered.py).
     """
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        from ..engine import pubsub
+
+        pubsub.install(self, lambda: self.server.start_background_task(self.ordered.catch_up))
 
     def together(self):
         """Emits go out through Redis and reach this node's sockets as the listener receives

@@ -24,6 +24,7 @@ import logging
 log = logging.getLogger(__name__)
 
 ORDERED_EVENTS = frozenset({"notification", "activity:feed"})
+CATCH_UP_MOST = 1000
 
 
 def seq_of(data):
@@ -38,7 +39,7 @@ def seq_of(data):
 class StreamState:
     """One stream on this node: the last seq sent, what waits for an older item, and sockets ahead."""
 
-    __slots__ = ("sent", "held", "filling", "ahead", "fetch")
+    __slots__ = ("sent", "held", "filling", "ahead", "fetch", "send")
 
     def __init__(self, sent, fetch):
         self.sent = sent
@@ -46,13 +47,15 @@ class StreamState:
         self.filling = False   # a green thread is sending (or reading a hole) for this stream
         self.ahead = {}        # sid -> the seq a socket already has beyond `sent`
         self.fetch = fetch     # (after, before) -> payloads with after < seq < before, in order
+        self.send = None       # how the stream's last live item was sent (for `catch_up`)
 
 
 class OrderedStreams:
     """This node's streams, keyed by (event, room)."""
 
-    def __init__(self, gate):
+    def __init__(self, gate, sender=None):
         self.gate = gate
+        self.sender = sender   # (event, room) -> send(data, skip_sids), for `catch_up`
         self.lock = gate.lock
         self.streams = {}
         self._ahead_of = {}    # sid -> the keys of the streams it was marked ahead in
@@ -73,6 +76,7 @@ class OrderedStreams:
             if not members and not state.filling:
                 del self.streams[key]
                 return
+            state.send = send
             if seq <= state.sent or seq in state.held:
                 self.repeats += 1
                 return
@@ -113,6 +117,19 @@ class OrderedStreams:
                     log.warning("stream items %d-%d are not in the database; going on past them",
                                 state.sent + 1, min(state.held) - 1)
                     state.sent = min(state.held) - 1
+
+    def catch_up(self, most=CATCH_UP_MOST):
+        """Send every stream what the database has beyond what this node sent (at most `most`
+        items each): what was published while this node was not listening (its message queue
+        reconnected) is otherwise only found when the stream's next item arrives."""
+        with self.lock:
+            streams = list(self.streams.items())
+        for key, state in streams:
+            send = state.send or self.sender(key)
+            for payload in self._read(state.fetch, state.sent, state.sent + most + 1):
+                seq = seq_of(payload)
+                if seq is not None:
+                    self.deliver(key, seq, payload, send, True)
 
     def _read(self, fetch, after, before):
         self.gap_fills += 1

@@ -417,6 +417,9 @@ def redis_restart_in_cluster(database_url, redis, workdir, *, down_seconds=3.0, 
             "lost": len(set(acked) - stored),
             "undelivered": {name: len(set(acked) - set(ids_of(s)))
                             for name, s in (("a", on_a), ("b", on_b))},
+            "undelivered_ids": {name: sorted(set(acked) - set(ids_of(s)))
+                                for name, s in (("a", on_a), ("b", on_b))},
+            "received_ids": {name: ids_of(s) for name, s in (("a", on_a), ("b", on_b))},
             "duplicates": {name: len(ids_of(s)) - len(set(ids_of(s)))
                            for name, s in (("a", on_a), ("b", on_b))},
             "final_id": final,

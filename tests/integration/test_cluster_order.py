@@ -22,6 +22,8 @@ class DelayingProxy:
 
     def __init__(self):
         self.delay = 0.0
+        self.deaf = False  # drop what Redis sends the node's pub/sub connections
+        self._subscribed = []  # (client, upstream) of the connections that subscribed
         self.port = free_port()
         self._listener = socket.create_server(("127.0.0.1", self.port))
         self._closing = False
@@ -41,10 +43,16 @@ class DelayingProxy:
             upstream = socket.create_connection((REDIS_HOST, REDIS_PORT))
             self._sockets += [client, upstream]
             subscriber = []  # non-empty once the node subscribes on this connection
-            threading.Thread(target=self._pipe, args=(client, upstream, subscriber, True), daemon=True).start()
-            threading.Thread(target=self._pipe, args=(upstream, client, subscriber, False), daemon=True).start()
+            pair = (client, upstream)
+            threading.Thread(target=self._pipe, args=(client, upstream, subscriber, True, pair), daemon=True).start()
+            threading.Thread(target=self._pipe, args=(upstream, client, subscriber, False, pair), daemon=True).start()
 
-    def _pipe(self, source, target, subscriber, from_node):
+    def cut_subscribers(self):
+        """Close the node's pub/sub connections (it connects and subscribes again)."""
+        for pair in self._subscribed:
+            _close(*pair)
+
+    def _pipe(self, source, target, subscriber, from_node, pair):
         pending, ready = deque(), threading.Condition()
 
         def writer():
@@ -69,6 +77,9 @@ class DelayingProxy:
                 chunk = b""
             if from_node and b"SUBSCRIBE" in (chunk or b"").upper():
                 subscriber.append(True)
+                self._subscribed.append(pair)
+            if subscriber and not from_node and self.deaf and chunk:
+                continue
             delay = self.delay if subscriber and not from_node else 0.0
             with ready:
                 pending.append((time.monotonic() + delay, chunk or None))
@@ -84,6 +95,14 @@ class DelayingProxy:
                 sock.close()
             except OSError:
                 pass
+
+
+def _close(*sockets):
+    for sock in sockets:
+        try:
+            sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
 
 
 @pytest.fixture
@@ -132,3 +151,22 @@ def test_streams_stay_in_seq_order_when_one_node_hears_redis_late(cluster, clien
             assert seqs(client.named("notification")) == expected, name
         else:
             assert client.named("notification") == [], name
+
+
+def test_a_node_whose_listener_lost_redis_catches_up_from_the_database(cluster, clients, late_redis):  # noqa: F811
+    [a] = cluster(1)
+    [_, b] = cluster(1, redis_url=late_redis.url)
+    on_b = clients(b, "alice")
+    first = a.api("POST", "/notify/alice", a.token(*SVC), json={"type": "update", "title": "0", "message": "m"})
+    on_b.wait_for("notification", count=1, timeout=10)
+    late_redis.deaf = True  # node b stops hearing the others (what is published is lost to it)
+    missed = [a.api("POST", "/notify/alice", a.token(*SVC), json={"type": "update", "title": str(i), "message": "m"})
+              for i in (1, 2)]
+    time.sleep(1.0)
+    assert [n["id"] for n in on_b.named("notification")] == [first["id"]]  # not heard: nothing came
+    late_redis.deaf = False
+    late_redis.cut_subscribers()  # b's listener connects and subscribes again within its backoff
+    on_b.wait_for("notification", count=3, timeout=10)
+    time.sleep(0.5)  # a repeat would arrive by now
+    assert [n["id"] for n in on_b.named("notification")] == [first["id"]] + [n["id"] for n in missed]
+    assert seqs(on_b.named("notification")) == [1, 2, 3]

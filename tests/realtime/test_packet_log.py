@@ -60,3 +60,11 @@ def test_lower_levels_pass_untouched():
     record = logging.LogRecord("engineio.server", logging.INFO, "x", 1, "hello", (), None)
     packet_filter = PacketErrorFilter(limit=0)
     assert packet_filter.filter(record) is True and packet_filter.total == 0
+
+
+def test_other_errors_of_the_libraries_pass_untouched():
+    record = logging.LogRecord("socketio.server", logging.ERROR, "x", 1,
+                               "Cannot receive from redis... retrying in %d secs", (2,), None)
+    packet_filter = PacketErrorFilter(limit=0)
+    assert packet_filter.filter(record) is True and packet_filter.total == 0
+    assert record.getMessage() == "Cannot receive from redis... retrying in 2 secs"
