@@ -11,6 +11,7 @@ import threading
 import time
 
 log = logging.getLogger(__name__)
+FAILURE_LOG_EVERY = 100  # consecutive failed ticks between two log lines
 
 
 class Housekeeper:
@@ -60,6 +61,7 @@ class Housekeeper:
         self.on_tick(now)
 
     def _run(self):
+        failing = 0
         while not self._stopped:
             self.socketio.sleep(self.tick)
             if self._stopped:
@@ -67,5 +69,10 @@ class Housekeeper:
             try:
                 with self.app.app_context():
                     self.run_due()
-            except Exception:  # one bad tick must not stop presence for the whole process
-                log.exception("housekeeping tick failed")
+                failing = 0
+            except Exception as exc:  # one bad tick must not stop presence for the whole process
+                failing += 1
+                if failing == 1:
+                    log.exception("housekeeping tick failed")
+                elif failing % FAILURE_LOG_EVERY == 0:  # an outage fails ten ticks a second
+                    log.error("housekeeping ticks still failing (%d in a row): %s", failing, exc)
