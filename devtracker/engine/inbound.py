@@ -4,9 +4,8 @@ Written for python-engineio 4.15.1 (`engineio.socket.Socket.receive`, `close(wai
 reason)`, `Server.reason`, `Server.start_background_task`).
 
 The namespace's event rate limit runs after python-socketio has decoded a message, and decoding
-costs time in proportion to its size (about 15 ms for a message of 1 MiB of small numbers): a
-client sending the largest messages engine.io accepts, as fast as it can, would keep the server
-decoding for it alone. Here each connection has a token bucket of bytes, checked on every
+costs time in proportion to its size: a client sending the largest messages engine.io accepts,
+as fast as it can, would keep the server decoding for it alone. Here each connection has a token bucket of bytes, checked on every
 message as it arrives, before anything decodes it: `rate` bytes a second on average, `burst` at
 once. A connection that overdraws it is dropped (closed as a disconnect, so presence and rooms
 follow) and counted for /metrics. Pings, pongs and upgrades are not counted.
