@@ -51,6 +51,41 @@ def _linger(connection, seconds, timeout_class):
             pass
 
 
+class _Deadlines:
+    """What the eventlet and gevent handlers share: the idle wait, the deadline's end, and the
+    close-after-answer hook. `Timeout` (the library's) and `idle_timeout` are set by each."""
+
+    Timeout = None
+    idle_timeout = None
+    _served = False
+    _deadline = None
+    _linger = False
+
+    def _wait_for_request(self):
+        """True once the next request's first byte is here; False on idle timeout or EOF."""
+        with self.Timeout(self.idle_timeout, False):
+            try:
+                return bool(self.rfile.peek(1))
+            except (OSError, ValueError):
+                return False
+        return False
+
+    def _cancel_deadline(self):
+        deadline, self._deadline = self._deadline, None
+        if deadline is not None:
+            deadline.cancel()
+
+    def get_environ(self):
+        self._cancel_deadline()  # the head is read: the app runs without a deadline
+        env = super().get_environ()
+        env[CLOSE_KEY] = self._close_after_answer
+        return env
+
+    def _close_after_answer(self):
+        self.close_connection = True
+        self._linger = True
+
+
 def eventlet_protocol(head_timeout, idle_timeout, linger_seconds=LINGER_SECONDS):
     """eventlet's HttpProtocol with the deadlines; None (one warning logged) when eventlet's is
     not the expected one."""
@@ -64,11 +99,7 @@ def eventlet_protocol(head_timeout, idle_timeout, linger_seconds=LINGER_SECONDS)
         return None
     Timeout = eventlet.Timeout
 
-    class DeadlineProtocol(base):
-        _served = False
-        _deadline = None
-        _linger = False
-
+    class DeadlineProtocol(_Deadlines, base):
         def handle_one_request(self):
             if self._served and idle_timeout and not self._wait_for_request():
                 self.close_connection = 1
@@ -80,30 +111,6 @@ def eventlet_protocol(head_timeout, idle_timeout, linger_seconds=LINGER_SECONDS)
             finally:
                 self._cancel_deadline()
 
-        def _wait_for_request(self):
-            """True once the next request's first byte is here; False on idle timeout or EOF."""
-            with Timeout(idle_timeout, False):
-                try:
-                    return bool(self.rfile.peek(1))
-                except (OSError, ValueError):
-                    return False
-            return False
-
-        def _cancel_deadline(self):
-            deadline, self._deadline = self._deadline, None
-            if deadline is not None:
-                deadline.cancel()
-
-        def get_environ(self):
-            self._cancel_deadline()  # the head is read: the app runs without a deadline
-            env = super().get_environ()
-            env[CLOSE_KEY] = self._close_after_answer
-            return env
-
-        def _close_after_answer(self):
-            self.close_connection = 1
-            self._linger = True
-
         def finish(self):
             if self._linger:
                 try:
@@ -113,6 +120,7 @@ def eventlet_protocol(head_timeout, idle_timeout, linger_seconds=LINGER_SECONDS)
                 _linger(self.connection, linger_seconds, Timeout)
             super().finish()
 
+    DeadlineProtocol.Timeout, DeadlineProtocol.idle_timeout = Timeout, idle_timeout
     return DeadlineProtocol
 
 
@@ -125,11 +133,7 @@ def gevent_handler(base, head_timeout, idle_timeout, linger_seconds=LINGER_SECON
         log.warning("HTTP header and idle timeouts off: gevent's WSGIHandler is not the expected one")
         return base
 
-    class DeadlineHandler(base):
-        _served = False
-        _deadline = None
-        _linger = False
-
+    class DeadlineHandler(_Deadlines, base):
         def handle_one_request(self):
             if self._served and idle_timeout and not self._wait_for_request():
                 return None
@@ -146,37 +150,15 @@ def gevent_handler(base, head_timeout, idle_timeout, linger_seconds=LINGER_SECON
                 return None
             return result
 
-        def _wait_for_request(self):
-            with Timeout(idle_timeout, False):
-                try:
-                    return bool(self.rfile.peek(1))
-                except (OSError, ValueError):
-                    return False
-            return False
-
-        def _cancel_deadline(self):
-            deadline, self._deadline = self._deadline, None
-            if deadline is not None:
-                deadline.close()
-
         def _handle_client_error(self, ex):
             if isinstance(ex, HeadTimeout):  # a missed deadline: close, no traceback, no answer
                 self.close_connection = True
                 return None
             return super()._handle_client_error(ex)
 
-        def get_environ(self):
-            self._cancel_deadline()
-            env = super().get_environ()
-            env[CLOSE_KEY] = self._close_after_answer
-            return env
-
-        def _close_after_answer(self):
-            self.close_connection = True
-            self._linger = True
-
         def _finish_lingering(self):
             if self.socket is not None:
                 _linger(self.socket, linger_seconds, Timeout)
 
+    DeadlineHandler.Timeout, DeadlineHandler.idle_timeout = Timeout, idle_timeout
     return DeadlineHandler
