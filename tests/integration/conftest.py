@@ -5,7 +5,10 @@ import pytest
 
 from tests.databases import fresh_database
 
+from devtracker.client import ServiceClient
+
 from .clients import RecordingClient
+from .frame_proxy import FrameProxy
 from .server import LiveServer
 
 pytestmark = pytest.mark.integration
@@ -52,3 +55,18 @@ def connect(live_server):
     yield open_client
     for client in clients:
         client.disconnect()
+
+
+@pytest.fixture
+def service(live_server):
+    """The Python SDK's ServiceClient with a service token."""
+    with ServiceClient(live_server.url, live_server.token("svc-tasks", "service")) as client:
+        yield client
+
+
+@pytest.fixture
+def proxy(live_server):
+    """A FrameProxy in front of the live server (drops or repeats chosen websocket frames)."""
+    proxy = FrameProxy(live_server.port)
+    yield proxy
+    proxy.close()

@@ -10,10 +10,8 @@ import shutil
 import pytest
 import sqlalchemy
 
-from devtracker.client import ServiceClient
 from tests.conftest import require_service
 
-from .frame_proxy import FrameProxy
 from .server import ROOT, free_port
 from .test_js_sdk import NodeScript
 
@@ -27,21 +25,6 @@ def node():
     if found is None or not os.path.isdir(os.path.join(ROOT, "node_modules", "socket.io-client")):
         require_service("Node.js with socket.io-client", "run `npm ci` (make test does)")
     return found
-
-
-@pytest.fixture
-def proxy(live_server):
-    """A FrameProxy in front of the live server."""
-    proxy = FrameProxy(live_server.port)
-    yield proxy
-    proxy.close()
-
-
-@pytest.fixture
-def service(live_server):
-    """A ServiceClient with a service token."""
-    with ServiceClient(live_server.url, live_server.token("svc", "service")) as client:
-        yield client
 
 
 @pytest.fixture

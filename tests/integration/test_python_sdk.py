@@ -67,13 +67,6 @@ def realtime(live_server):
 
 
 @pytest.fixture
-def service(live_server):
-    """A ServiceClient with a service token."""
-    with ServiceClient(live_server.url, live_server.token(*SVC)) as client:
-        yield client
-
-
-@pytest.fixture
 def admin(live_server):
     """A ServiceClient with an admin token."""
     with ServiceClient(live_server.url, live_server.token("root", "admin")) as client:

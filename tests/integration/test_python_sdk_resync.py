@@ -8,26 +8,10 @@ import threading
 import pytest
 import sqlalchemy
 
-from devtracker.client import RealtimeClient, ServiceClient
+from devtracker.client import RealtimeClient
 
-from .frame_proxy import FrameProxy
 from .server import free_port
-from .test_python_sdk import SVC, Recorder, wait_until
-
-
-@pytest.fixture
-def proxy(live_server):
-    """A FrameProxy in front of the live server."""
-    proxy = FrameProxy(live_server.port)
-    yield proxy
-    proxy.close()
-
-
-@pytest.fixture
-def service(live_server):
-    """A ServiceClient with a service token."""
-    with ServiceClient(live_server.url, live_server.token(*SVC)) as client:
-        yield client
+from .test_python_sdk import Recorder, wait_until
 
 
 @pytest.fixture
