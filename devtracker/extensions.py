@@ -1,5 +1,6 @@
 """Bare extension instances, bound to an app by `init_app` in the factory."""
 import hashlib
+import logging
 
 from flask import request
 from flask_jwt_extended import JWTManager
@@ -9,6 +10,8 @@ from flask_migrate import Migrate
 from flask_socketio import SocketIO
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import MetaData, create_engine, event
+
+log = logging.getLogger(__name__)
 
 # Stable constraint names, so Alembic migrations read the same on SQLite and PostgreSQL.
 NAMING_CONVENTION = {
@@ -58,7 +61,29 @@ def sqlite_pragmas(journal_mode="WAL", synchronous="FULL", busy_timeout_ms=5000)
 
 
 class DevTrackerSQLAlchemy(SQLAlchemy):
-    """Flask-SQLAlchemy with every SQLite connection set up by `sqlite_pragmas` from the config."""
+    """Flask-SQLAlchemy with every SQLite connection set up by `sqlite_pragmas` from the config,
+    and a request's session ended without failing the request when its connection broke."""
+
+    def init_app(self, app):
+        super().init_app(app)
+        # Registered after Flask-SQLAlchemy's own teardown, so it runs first and leaves that
+        # one nothing to do.
+        app.teardown_appcontext(self.remove_session_safely)
+
+    def remove_session_safely(self, _exc=None):
+        """End the request's session. One whose connection died under its transaction (the
+        database restarted) cannot be rolled back: it is invalidated and dropped instead, and
+        the answer already made (a 503) stands rather than becoming a bare 500."""
+        try:
+            self.session.remove()
+        except Exception as exc:  # the rollback on a dead connection
+            log.warning("dropped a database session whose connection broke: %s",
+                        (str(exc).splitlines() or [type(exc).__name__])[0][:200])
+            try:
+                self.session.invalidate()
+            except Exception:
+                pass
+            self.session.registry.clear()
 
     def _make_engine(self, bind_key, options, app):
         return _set_up(super()._make_engine(bind_key, options, app), app)

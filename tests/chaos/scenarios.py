@@ -221,6 +221,7 @@ class Prober(threading.Thread):
         self.method, self.body, self.pause = method, body, pause
         self.headers = {"Authorization": f"Bearer {token}"}
         self.samples = []
+        self.odd = []  # (started, status, content type, text) of answers that are no envelope or a 5xx but 503
         self.stop = threading.Event()
 
     def run(self):
@@ -232,8 +233,12 @@ class Prober(threading.Thread):
                                            timeout=30)
                 status = response.status_code
                 code = _envelope_code(response)
+                if code == "NOT_AN_ENVELOPE" or status >= 500 and status != 503:
+                    self.odd.append((started, status, response.headers.get("Content-Type"),
+                                     response.text[:300]))
             except requests.RequestException as exc:
                 status, code = None, type(exc).__name__
+                self.odd.append((started, None, None, repr(exc)[:300]))
             self.samples.append((started, status, code, time.time() - started))
             time.sleep(self.pause)
 
@@ -308,6 +313,7 @@ def postgres_restart_under_load(postgres, workdir, *, warmup=1.5, down_seconds=3
                 f"{s[2]} {s[3]}".strip() for s in during)),
             "http_500": sum(1 for s in samples if s[2] is not None and s[2] >= 500 and s[2] != 503),
             "not_envelopes": sum(1 for s in samples if s[3] == "NOT_AN_ENVELOPE" or s[2] is None),
+            "odd_answers": [(p.name, round(o[0] - down_at, 3), *o[1:]) for p in probers for o in p.odd],
             "slowest_seconds": round(max(s[4] for s in samples), 3),
             "health_during_outage": dict(collections.Counter(
                 f"{s[2]} {s[3]}".strip() for s in during if s[0] == "health")),
