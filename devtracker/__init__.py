@@ -44,9 +44,10 @@ def register_extensions(app):
     from .auth import register_jwt_handlers
     from .extensions import db, jwt, limiter, migrate, socketio
     from .metrics import init_metrics
-    from .realtime import client_manager, init_namespace, init_presence, packet_log
-    from .realtime.context import socketio_path_rules
-    from .realtime.cors import origin_checker
+    from .realtime.entry import client_manager, init_namespace, packet_log
+    from .realtime.presence import init_presence
+    from .realtime.entry.context import socketio_path_rules
+    from .realtime.entry.cors import origin_checker
 
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite:///"):
         os.makedirs(os.path.dirname(app.config["SQLALCHEMY_DATABASE_URI"][len("sqlite:///"):]) or ".",
@@ -83,7 +84,7 @@ def register_extensions(app):
     init_namespace(app, socketio)
     socketio_path_rules(app)
     if not app.config["WEBSOCKET_COMPRESSION"]:
-        from .realtime.compression import DeclineCompression
+        from .realtime.entry.compression import DeclineCompression
 
         app.wsgi_app = DeclineCompression(app.wsgi_app)
     init_metrics(app)
@@ -94,7 +95,7 @@ def limit_greedy_peers(app, socketio):
     """Bound each socket's unsent bytes (engine/backlog.py) and what it may send
     (engine/inbound.py), and refuse oversized bodies at once (realtime/body_limit.py)."""
     from .engine import backlog, inbound
-    from .realtime.body_limit import BodyLimit
+    from .realtime.entry.body_limit import BodyLimit
 
     backlog.install(app.config["MAX_SOCKET_BACKLOG_BYTES"])
     inbound.install(app.config["MAX_SOCKET_INPUT_BYTES_PER_SECOND"], app.config["MAX_SOCKET_INPUT_BURST_BYTES"])

@@ -12,11 +12,9 @@ from flask_jwt_extended import get_jwt, verify_jwt_in_request
 from flask_jwt_extended.exceptions import JWTExtendedException
 
 from .errors import AppError, Forbidden, Unauthorized, error_response
+from .ids import ID_MESSAGE, ID_RE, ID_RULE, USERNAME_MAX_LENGTH
 
 ROLES = ("user", "service", "admin")
-ID_PATTERN = r"^[A-Za-z0-9_.:-]{1,128}$"  # as documented (ECMA regex, for OpenAPI)
-ID_RE = re.compile(ID_PATTERN[:-1] + r"\Z")  # `$` would also match before a final newline
-USERNAME_MAX_LENGTH = 255
 BEARER = {"WWW-Authenticate": "Bearer"}
 VERIFIED_CACHE_KEY = "devtracker.verified_tokens"
 VERIFIED_CACHE_LIMIT = 10_000
@@ -73,8 +71,7 @@ def principal_from_claims(claims):
                                            f"{str(claims.get('type'))[:20]!r} token).")
     user_id = claims.get("sub")
     if not isinstance(user_id, str) or not ID_RE.match(user_id):
-        raise token_error("TOKEN_INVALID", "The token's sub must be a user id of 1-128 characters "
-                                           "[A-Za-z0-9_.:-].")
+        raise token_error("TOKEN_INVALID", f"The token's sub must be a user id of {ID_RULE}.")
     role = claims.get("role", "user")
     if role not in ROLES:
         raise token_error("TOKEN_INVALID", f"The token's role must be one of {', '.join(ROLES)}.")
@@ -194,7 +191,7 @@ def register_jwt_handlers(jwt):
 def require_id(value, field):
     """Validate a user or task id from a path or event; raise a 422 naming the field."""
     if not isinstance(value, str) or not ID_RE.match(value):
-        raise AppError(message=f"{field} must be 1-128 characters of [A-Za-z0-9_.:-].",
+        raise AppError(message=f"{field} must be {ID_RULE}.",
                        code="VALIDATION_ERROR", status=422,
-                       details={field: ["Must be 1-128 characters of [A-Za-z0-9_.:-]."]})
+                       details={field: [ID_MESSAGE]})
     return value

@@ -4,14 +4,15 @@ from datetime import timedelta
 import click
 from flask_jwt_extended import create_access_token
 
-from .auth import ID_RE, ROLES
+from .auth import ROLES
+from .ids import ID_RE, ID_RULE
 
 
 def register_cli(app):
     """Attach the commands to the app's `flask` CLI."""
 
     @app.cli.command("token")
-    @click.option("--user-id", required=True, help="The token's sub: 1-128 of [A-Za-z0-9_.:-].")
+    @click.option("--user-id", required=True, help=f"The token's sub: {ID_RULE}.")
     @click.option("--username", help="Display name (default: the user id).")
     @click.option("--role", type=click.Choice(ROLES), default="user", show_default=True,
                   help="user acts as itself; service publishes for any user; admin does everything.")
@@ -21,7 +22,7 @@ def register_cli(app):
     def token(user_id, username, role, expires_in):
         """Mint a token signed with JWT_SECRET_KEY, the way the main DevTracker app does."""
         if not ID_RE.match(user_id):
-            raise click.BadParameter("must be 1-128 characters of [A-Za-z0-9_.:-]", param_hint="--user-id")
+            raise click.BadParameter(f"must be {ID_RULE}", param_hint="--user-id")
         expires = timedelta(seconds=expires_in) if expires_in else False
         click.echo(create_access_token(identity=user_id, expires_delta=expires,
                                        additional_claims={"username": username or user_id,
@@ -39,6 +40,6 @@ def register_cli(app):
     @app.cli.command("prune-idempotency")
     def prune_idempotency_command():
         """Delete idempotency records older than IDEMPOTENCY_TTL_HOURS."""
-        from .services.idempotency import prune_idempotency_keys
+        from .storage.idempotency import prune_idempotency_keys
         removed = prune_idempotency_keys()
         click.echo(f"Deleted {removed} idempotency records.")

@@ -34,7 +34,7 @@ class _PresenceCollector:
         self.app = app
 
     def collect(self):
-        from .realtime import EXTENSION_KEY as PRESENCE_KEY
+        from .realtime.presence import EXTENSION_KEY as PRESENCE_KEY
         store = self.app.extensions.get(PRESENCE_KEY)
         stats = store.stats() if store is not None else {}
         for key, name in (("connectedSockets", "sockets"), ("connectedUsers", "connected_users"),
@@ -58,7 +58,7 @@ class _PresenceCollector:
                                           "sending more than MAX_SOCKET_INPUT_BYTES_PER_SECOND allows")
         input_drops.add_metric([], inbound.drops)
         yield input_drops
-        from .realtime import packet_log
+        from .realtime.entry import packet_log
         malformed = CounterMetricFamily("devtracker_socket_packet_errors", "Client packets the "
                                         "Socket.IO stack could not handle (malformed, or raising)")
         malformed.add_metric([], packet_log.install().total)

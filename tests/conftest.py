@@ -22,7 +22,7 @@ from devtracker import create_app
 from devtracker.config import TestConfig, normalise_database_url
 from devtracker.extensions import db as _db
 from devtracker.extensions import socketio
-from devtracker.services import commits
+from devtracker.storage import commits
 from tests.databases import fresh_database, postgres_problem
 from tests.strictjson import StrictJSONClient, watch_test_client_packets
 

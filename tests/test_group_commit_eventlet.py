@@ -18,7 +18,8 @@ SCRIPT = textwrap.dedent('''
     import jwt
     from devtracker import create_app
     from devtracker.extensions import db
-    from devtracker.services import commits, offload
+    from devtracker.services import offload
+    from devtracker.storage import commits
     from tests.conftest import SECRET, make_config
 
     app = create_app(make_config("sqlite:///" + sys.argv[1], ASYNC_MODE="eventlet"))

@@ -1,18 +1,9 @@
 """REST blueprints under /api/v1/realtime (SPEC §2). Views stay thin: endpoint → service → ok."""
-from flask import Blueprint, current_app, request
 from flask.sessions import SecureCookieSessionInterface
 
-from ..extensions import limiter
-from ..realtime.context import is_socketio_path
-
-API_PREFIX = "/api/v1/realtime"
-UNLIMITED_ENDPOINTS = {"api.health", "api.openapi"}
-
-bp = Blueprint("api", __name__, url_prefix=API_PREFIX)
-# One REST_RATE_LIMIT budget per token across every route (per address without a token),
-# shared through Redis when configured. Health checks and the API document are never limited.
-limiter.shared_limit(lambda: current_app.config["REST_RATE_LIMIT"], scope="rest",
-                     exempt_when=lambda: request.endpoint in UNLIMITED_ENDPOINTS)(bp)
+from ..realtime.entry.context import is_socketio_path
+from . import activity, notifications, openapi, realtime, tasks  # noqa: F401  (routes)
+from .blueprint import API_PREFIX, bp
 
 
 class DashboardSessions(SecureCookieSessionInterface):
@@ -27,4 +18,5 @@ class DashboardSessions(SecureCookieSessionInterface):
         return super().open_session(app, request)
 
 
-from . import activity, notifications, openapi, realtime, tasks  # noqa: E402,F401  (routes)
+
+__all__ = ["API_PREFIX", "DashboardSessions", "bp"]

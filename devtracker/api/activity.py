@@ -4,7 +4,7 @@ from ..errors import ok
 from ..schemas.activity import (ActivityListQuerySchema, ActivityPageSchema, ActivitySchema,
                                 RecordActivitySchema)
 from ..services import activity as service
-from . import bp
+from .blueprint import bp
 from .endpoint import endpoint
 
 

@@ -9,9 +9,10 @@ from functools import wraps
 from flask import request
 from marshmallow import ValidationError
 
-from ..auth import ID_RE, auth_required, current_principal
+from ..auth import auth_required, current_principal
 from ..errors import InvalidInput, MalformedJSON, validation_error
-from ..services.idempotency import IdempotencyKey
+from ..ids import ID_MESSAGE, is_id
+from ..storage.idempotency import IdempotencyKey
 from ..strictjson import NonFiniteNumber, loads
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
@@ -102,8 +103,8 @@ def endpoint(summary, *, auth=ANY_ROLE, public=False, body=None, query=None, res
         @wraps(view)
         def handler(*args, **kwargs):
             for name in path_ids:
-                if not isinstance(kwargs.get(name), str) or not ID_RE.match(kwargs[name]):
-                    raise InvalidInput(details={name: ["Must be 1-128 characters of [A-Za-z0-9_.:-]."]})
+                if not is_id(kwargs.get(name)):
+                    raise InvalidInput(details={name: [ID_MESSAGE]})
             if query is not None:
                 kwargs["query"] = load(query, request.args.to_dict())
             if body is not None:

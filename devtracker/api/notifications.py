@@ -7,7 +7,7 @@ from ..schemas.notification import (BulkNotificationsSchema, BulkNotifySchema,
                                     NotificationSchema, NotifySchema, ReadStateSchema,
                                     UnreadCountSchema, UserQuerySchema)
 from ..services import notifications as service
-from . import bp
+from .blueprint import bp
 from .endpoint import endpoint
 
 

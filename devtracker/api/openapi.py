@@ -5,7 +5,8 @@ from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
 from flask import current_app, jsonify
 
-from . import API_PREFIX, bp
+from ..ids import ID_PATTERN
+from .blueprint import API_PREFIX, bp
 
 # Werkzeug's `<name>`, `<converter:name>` and `<converter(args):name>` (`int(max=...)`).
 PATH_PARAM = re.compile(r"<(?:(\w+)(\([^)]*\))?:)?(\w+)>")
@@ -30,7 +31,7 @@ def _envelope(schema):
 def _path_schema(converter, args):
     """The schema of one path parameter: an int converter's bounds, else an id."""
     if converter != "int":
-        return {"type": "string", "pattern": r"^[A-Za-z0-9_.:-]{1,128}$"}
+        return {"type": "string", "pattern": ID_PATTERN}
     bounds = dict(INT_ARGS.findall(args))
     return {"type": "integer", "format": "int64", "minimum": int(bounds.get("min", 0)),
             **({"maximum": int(bounds["max"])} if "max" in bounds else {})}

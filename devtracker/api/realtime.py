@@ -8,7 +8,7 @@ from ..schemas.presence import (HealthSchema, OnlineUsersSchema, StatsSchema, Ta
                                 UserStatusSchema)
 from ..services import presence
 from ..services.broadcast import broadcast as broadcast_service
-from . import bp
+from .blueprint import bp
 from .endpoint import endpoint
 
 

@@ -3,7 +3,7 @@ from ..auth import current_principal
 from ..errors import ok
 from ..schemas.task import TaskUpdateBodySchema, TaskUpdateSchema
 from ..services.tasks import publish_task_update
-from . import bp
+from .blueprint import bp
 from .endpoint import endpoint
 
 

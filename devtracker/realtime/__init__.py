@@ -1,54 +1,10 @@
-"""The realtime side: the Socket.IO namespace, presence stores, rooms and the replay gate."""
-from flask import current_app
+"""The realtime side, by role.
 
-from .presence import MemoryPresenceStore, PresenceStore
+- `entry`: the Socket.IO endpoint: the `/` namespace with its timers, what a handshake brings,
+  per-socket limits, replay after a reconnect, and the WSGI layers in front of the endpoint.
+- `presence`: who is online and where (the `PresenceStore` interface and its two stores).
+- `delivery`: getting events out: the emitter services call, the client manager (one process
+  or Redis), rooms, per-stream ordering and the replay gate.
 
-EXTENSION_KEY = "devtracker.presence"
-NAMESPACE_KEY = "devtracker.namespace"
-
-
-def init_presence(app):
-    """Choose the presence store once, at start-up: Redis when REDIS_URL is set, else memory."""
-    config = app.config
-    if config["REDIS_URL"]:
-        from .redis_presence import RedisPresenceStore
-
-        store = RedisPresenceStore(config["REDIS_URL"], config["REDIS_KEY_PREFIX"],
-                                   node_ttl=config["NODE_TTL_SECONDS"])
-    else:
-        store = MemoryPresenceStore()
-    app.extensions[EXTENSION_KEY] = store
-
-
-def client_manager(app):
-    """The Socket.IO client manager: Redis pub/sub across processes when REDIS_URL is set."""
-    from .manager import RealtimeManager, RealtimeRedisManager
-
-    if app.config["REDIS_URL"]:
-        manager = RealtimeRedisManager(app.config["REDIS_URL"],
-                                       channel=f"{app.config['REDIS_KEY_PREFIX']}:socketio")
-    else:
-        manager = RealtimeManager()
-    if app.config["ASYNC_MODE"] == "eventlet" and app.config["BROADCAST_FAST_PATH"]:
-        manager.use_fast_path(app.config["BROADCAST_COALESCE_SECONDS"],
-                              lazy_events=("user:online", "user:offline", "presence:update"))
-    return manager
-
-
-def init_namespace(app, socketio):
-    """Register the `/` namespace on the app's Socket.IO server."""
-    from ..services.users import DIRECTORY_KEY, DirectoryWriter
-    from .acks import install_ack_probe
-    from .namespace import RealtimeNamespace
-
-    install_ack_probe(socketio.server)
-    app.extensions[DIRECTORY_KEY] = DirectoryWriter(app, socketio.start_background_task, socketio.sleep)
-    namespace = RealtimeNamespace(app, app.extensions[EXTENSION_KEY], socketio.server.manager.gate)
-    socketio.on_namespace(namespace)
-    app.extensions[NAMESPACE_KEY] = namespace
-    return namespace
-
-
-def get_presence() -> PresenceStore:
-    """The app's presence store."""
-    return current_app.extensions[EXTENSION_KEY]
+Dependencies point one way: `entry` calls services; services call `delivery` and `presence`.
+"""

@@ -4,10 +4,8 @@ import json
 from flask import current_app
 from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, validate
 
-from ..auth import ID_PATTERN, ID_RE, USERNAME_MAX_LENGTH
+from ..ids import ID_MAX_LENGTH, ID_MESSAGE, ID_PATTERN, ID_RE, USERNAME_MAX_LENGTH
 from ..models.base import MAX_ID, isoformat
-
-ID_MESSAGE = "Must be 1-128 characters of [A-Za-z0-9_.:-]."
 
 
 class StrictSchema(Schema):
@@ -21,7 +19,7 @@ class Id(fields.String):
     """A user or task id: 1-128 characters of [A-Za-z0-9_.:-]."""
 
     def __init__(self, **kwargs):
-        kwargs.setdefault("metadata", {}).update(pattern=ID_PATTERN, maxLength=128)
+        kwargs.setdefault("metadata", {}).update(pattern=ID_PATTERN, maxLength=ID_MAX_LENGTH)
         super().__init__(validate=validate.Regexp(ID_RE, error=ID_MESSAGE), **kwargs)
 
 

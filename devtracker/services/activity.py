@@ -8,12 +8,12 @@ from ..extensions import db
 from ..metrics import count_write
 from ..models import Activity
 from ..models.base import isoformat, utcnow
-from ..realtime.emitter import emit
-from ..realtime.rooms import AUTHENTICATED_ROOM
+from ..realtime.delivery.emitter import emit
+from ..realtime.delivery.rooms import AUTHENTICATED_ROOM
 from ..schemas.activity import ActivitySchema
 from .actors import resolve_actor
-from .commits import commit_write
-from .ordering import ACTIVITY_STREAM
+from ..storage.commits import commit_write
+from ..storage.ordering import ACTIVITY_STREAM
 
 ACTIVITY_LOCK = (ACTIVITY_STREAM, ("",))  # one stream: every activity id is in commit order
 

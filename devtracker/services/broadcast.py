@@ -1,8 +1,8 @@
 """Admin announcements to every authenticated socket."""
 from ..models.base import isoformat, utcnow
-from ..realtime.emitter import emit
-from ..realtime.rooms import AUTHENTICATED_ROOM
-from .idempotency import run_once
+from ..realtime.delivery.emitter import emit
+from ..realtime.delivery.rooms import AUTHENTICATED_ROOM
+from ..storage.idempotency import run_once
 
 
 def broadcast(fields, idempotency=None):

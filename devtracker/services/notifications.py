@@ -1,18 +1,18 @@
 """Notifications: create (one or many), list, count unread, mark read; push after commit."""
 from sqlalchemy import func, select, update
 
-from ..auth import ID_RE
 from ..errors import Forbidden, NotFound
 from ..extensions import db
+from ..ids import ID_RE
 from ..metrics import count_write
 from ..models import Notification
 from ..models.base import isoformat, utcnow
-from ..realtime.emitter import emit
-from ..realtime.rooms import user_room
+from ..realtime.delivery.emitter import emit
+from ..realtime.delivery.rooms import user_room
 from ..schemas.notification import NotificationSchema
 from .actors import resolve_actor
-from .commits import commit_write
-from .ordering import NOTIFICATION_STREAM
+from ..storage.commits import commit_write
+from ..storage.ordering import NOTIFICATION_STREAM
 
 notification_schema = NotificationSchema()
 

@@ -3,8 +3,7 @@ from sqlalchemy import text
 
 from ..extensions import db
 from ..models.base import isoformat
-from ..realtime import get_presence
-from ..realtime.presence import OFFLINE, ONLINE
+from ..realtime.presence import OFFLINE, ONLINE, get_presence
 from .users import count_users, last_seen
 
 

@@ -1,10 +1,10 @@
 """Task updates: recorded as activity, pushed to the task room and the owner's sockets."""
 from ..models import Activity
-from ..realtime.emitter import emit, together
-from ..realtime.rooms import task_room, user_room
+from ..realtime.delivery.emitter import emit, together
+from ..realtime.delivery.rooms import task_room, user_room
 from .activity import ACTIVITY_LOCK, activity_row, stream_activity
 from .actors import resolve_actor
-from .commits import commit_write
+from ..storage.commits import commit_write
 
 
 def _target(task, task_id):

@@ -8,9 +8,10 @@ from flask import (Blueprint, abort, current_app, make_response, redirect, rende
                    send_from_directory, session, url_for)
 from flask_jwt_extended import create_access_token
 
-from ..api import API_PREFIX
-from ..auth import ID_RE, principal_from_token
+from ..api.blueprint import API_PREFIX
+from ..auth import principal_from_token
 from ..errors import AppError
+from ..ids import is_id
 from .security import require_same_site, safe_next
 
 bp = Blueprint("web", __name__)
@@ -60,7 +61,7 @@ def index():
 @bp.get("/tasks/<task_id>")
 def task(task_id):
     """One task: who is viewing it, who is typing, its live updates and comments."""
-    if not ID_RE.match(task_id):
+    if not is_id(task_id):
         abort(404)
     return _page("task.html", page="task", task_id=task_id)
 

@@ -9,8 +9,8 @@ from sqlalchemy import select
 
 from devtracker.models import Activity, Notification
 from devtracker.models.base import utcnow
-from devtracker.realtime.rooms import AUTHENTICATED_ROOM, user_room
-from devtracker.services import commits, idempotency
+from devtracker.realtime.delivery.rooms import AUTHENTICATED_ROOM, user_room
+from devtracker.storage import commits, idempotency
 from tests.helpers import assert_ok, received
 
 API = "/api/v1/realtime"
@@ -154,7 +154,7 @@ def test_a_failed_commit_fails_its_writes_and_the_next_ones_go_on(app, db, auth,
 
 def test_copies_of_a_keyed_write_in_one_batch_store_once_and_another_body_is_a_409(app, db):
     from devtracker.errors import Conflict
-    from devtracker.services.idempotency import IdempotencyKey
+    from devtracker.storage.idempotency import IdempotencyKey
 
     published = []
     key = IdempotencyKey.build("k", "alice", "POST /notify/bob", {"n": 1})
@@ -182,7 +182,7 @@ def test_postgresql_stream_locks_are_held_until_the_batch_commits(postgres_url):
 
     from devtracker import create_app
     from devtracker.extensions import db
-    from devtracker.services.ordering import NOTIFICATION_STREAM, _int32, lock_stream_keys
+    from devtracker.storage.ordering import NOTIFICATION_STREAM, _int32, lock_stream_keys
     from tests.conftest import make_config
 
     app = create_app(make_config(postgres_url))
@@ -212,8 +212,8 @@ def test_postgresql_stream_locks_taken_with_an_insert_are_held_until_it_commits(
 
     from devtracker import create_app
     from devtracker.extensions import db
-    from devtracker.services.inserts import insert_returning_ids
-    from devtracker.services.ordering import NOTIFICATION_STREAM, _int32
+    from devtracker.storage.inserts import insert_returning_ids
+    from devtracker.storage.ordering import NOTIFICATION_STREAM, _int32
     from tests.conftest import make_config
     from tests.databases import fresh_database
 
@@ -248,7 +248,7 @@ def test_postgresql_stream_locks_taken_with_an_insert_are_held_until_it_commits(
 
 
 def test_a_replay_waits_for_batches_committed_before_it_to_publish():
-    from devtracker.services.commits import GroupCommit
+    from devtracker.storage.commits import GroupCommit
     group = GroupCommit()
     group.committing, group.published = 3, 1  # two batches between commit and publish
     naps = []

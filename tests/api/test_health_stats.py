@@ -1,7 +1,7 @@
 """Health, stats, online users, task viewers and user status: the note's shapes."""
 import re
 
-from devtracker.realtime import get_presence
+from devtracker.realtime.presence import get_presence
 from tests.helpers import assert_error, assert_ok
 
 ISO_Z = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{3})?Z$")

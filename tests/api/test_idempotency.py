@@ -3,7 +3,7 @@ import json
 
 import pytest
 
-from devtracker.realtime.rooms import AUTHENTICATED_ROOM, task_room, user_room
+from devtracker.realtime.delivery.rooms import AUTHENTICATED_ROOM, task_room, user_room
 from tests.helpers import assert_error, assert_ok, received
 
 API = "/api/v1/realtime"

@@ -1,7 +1,7 @@
 """The notification inbox: list, unread count, mark read, read-all, and who may touch whose inbox."""
 import pytest
 
-from devtracker.realtime.rooms import user_room
+from devtracker.realtime.delivery.rooms import user_room
 from tests.helpers import assert_error, assert_ok, received
 
 API = "/api/v1/realtime"

@@ -5,7 +5,7 @@ from datetime import datetime, timezone
 from sqlalchemy import insert, select
 
 from devtracker.models import Activity, Notification
-from devtracker.services import inserts
+from devtracker.storage import inserts
 
 
 def notification_row(user_id, data, seq=1):

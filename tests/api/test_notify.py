@@ -3,7 +3,7 @@ import re
 
 import pytest
 
-from devtracker.realtime.rooms import user_room
+from devtracker.realtime.delivery.rooms import user_room
 from tests.helpers import assert_error, assert_ok, received
 
 ISO_Z = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{3})?Z$")

@@ -6,7 +6,7 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from prometheus_client.parser import text_string_to_metric_families
 
 from devtracker.api import API_PREFIX
-from devtracker.realtime import get_presence
+from devtracker.realtime.presence import get_presence
 from tests.helpers import assert_ok
 
 DOC = f"{API_PREFIX}/openapi.json"

@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from devtracker.realtime.rooms import AUTHENTICATED_ROOM
+from devtracker.realtime.delivery.rooms import AUTHENTICATED_ROOM
 from devtracker.strictjson import SocketJSON, dumps
 from tests.helpers import assert_error, assert_ok, received
 

@@ -6,7 +6,7 @@ import zlib
 import pytest
 from sqlalchemy import create_engine, text
 
-from devtracker.services.ordering import NOTIFICATION_STREAM
+from devtracker.storage.ordering import NOTIFICATION_STREAM
 
 from .clients import RecordingClient
 from .server import LiveServer

@@ -2,7 +2,7 @@
 import time
 from types import SimpleNamespace
 
-from devtracker.realtime.manager import FastEmitMixin
+from devtracker.realtime.delivery.manager import FastEmitMixin
 
 
 class Manager(FastEmitMixin):
@@ -110,7 +110,7 @@ def test_together_without_the_fast_path_changes_nothing():
 
 
 def test_the_emitter_works_together_without_a_socketio_server():
-    from devtracker.realtime.emitter import together
+    from devtracker.realtime.delivery.emitter import together
 
     with together():
         pass

@@ -22,7 +22,7 @@ SCRIPT = textwrap.dedent('''
     eventlet.monkey_patch()
     import gc, json, time, weakref
     from types import SimpleNamespace
-    from devtracker.realtime import manager as realtime_manager
+    from devtracker.realtime.delivery import manager as realtime_manager
 
     class Manager(realtime_manager.FastEmitMixin):
         def __init__(self):

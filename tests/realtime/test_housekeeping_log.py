@@ -4,8 +4,8 @@ import logging
 import threading
 import time
 
-from devtracker.realtime import housekeeping
-from devtracker.realtime.housekeeping import Housekeeper
+from devtracker.realtime.entry import upkeep as housekeeping
+from devtracker.realtime.entry.upkeep import Housekeeper
 
 
 class Clockwork:

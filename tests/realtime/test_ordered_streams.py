@@ -10,7 +10,7 @@ from sqlalchemy import insert
 from devtracker.extensions import db, socketio
 from devtracker.models import Activity, Notification
 from devtracker.models.base import utcnow
-from devtracker.realtime.rooms import AUTHENTICATED_ROOM, user_room
+from devtracker.realtime.delivery.rooms import AUTHENTICATED_ROOM, user_room
 from devtracker.services.activity import serialize_activity
 from devtracker.services.notifications import serialize_notification
 from tests.helpers import assert_ok

@@ -4,7 +4,8 @@ import re
 
 import pytest
 
-from devtracker.realtime.presence import MemoryPresenceStore, TaskLeft
+from devtracker.realtime.presence import MemoryPresenceStore
+from devtracker.realtime.presence.base import TaskLeft
 
 ISO_Z = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 

@@ -4,9 +4,10 @@ import re
 import time
 from dataclasses import dataclass, field
 
-from ..auth import ID_RE, Principal
-from ..errors import InvalidInput
-from ..models.base import MAX_ID
+from ...auth import Principal
+from ...errors import InvalidInput
+from ...ids import ID_MESSAGE, is_id
+from ...models.base import MAX_ID
 from .limits import TokenBucket
 
 CURSOR_TEXT_RE = re.compile(r"[0-9]{1,30}")
@@ -70,6 +71,6 @@ def parse_auth(payload):
 def task_id_of(payload):
     """A task id from `"task_1"` or `{taskId: "task_1"}`."""
     task_id = payload.get("taskId") if isinstance(payload, dict) else payload
-    if not isinstance(task_id, str) or not ID_RE.match(task_id):
-        raise InvalidInput(details={"taskId": ["Must be 1-128 characters of [A-Za-z0-9_.:-]."]})
+    if not is_id(task_id):
+        raise InvalidInput(details={"taskId": [ID_MESSAGE]})
     return task_id

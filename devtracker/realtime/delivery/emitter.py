@@ -1,7 +1,7 @@
 """Emits from services, after their commit. Works with or without connected sockets."""
 import contextlib
 
-from ..extensions import socketio
+from ...extensions import socketio
 
 NAMESPACE = "/"
 

@@ -14,8 +14,8 @@ import uuid
 
 import redis
 
-from ..models.base import isoformat, utcnow
-from .presence import AWAY, OFFLINE, ONLINE, SOCKET_STATUSES, Joined, Left, PresenceStore, TaskLeft
+from ...models.base import isoformat, utcnow
+from .base import AWAY, OFFLINE, ONLINE, SOCKET_STATUSES, Joined, Left, PresenceStore, TaskLeft
 
 log = logging.getLogger(__name__)
 SEP = "\x1f"

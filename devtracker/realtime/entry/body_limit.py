@@ -18,7 +18,7 @@ import io
 import json
 from urllib.parse import parse_qs
 
-from ..engine.http import CLOSE_KEY
+from ...engine.http import CLOSE_KEY
 from .context import is_socketio_path
 
 TOO_LARGE = json.dumps({"success": False, "error": {

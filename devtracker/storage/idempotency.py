@@ -16,7 +16,7 @@ from ..errors import Conflict
 from ..extensions import db, executor, pooled_connection
 from ..models import IdempotencyRecord
 from ..models.base import utcnow
-from . import offload
+from ..services import offload
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ import socketio
 from engineio import packet as eio_packet
 from socketio import packet as sio_packet
 
-from .encoded import EncodedList
+from ..encoded import EncodedList
 from .gate import ReplayGate
 from .ordered import ORDERED_EVENTS, OrderedStreams, seq_of
 
@@ -331,7 +331,7 @@ class FastEmitMixin:
 
     def use_fast_path(self, coalesce_seconds=0.0, lazy_events=()):
         """Switch the fast path on (eventlet); False when this environment cannot have it."""
-        from . import fastpath
+        from .. import fastpath
 
         if not fastpath.install():
             return False
@@ -392,7 +392,7 @@ class RealtimeRedisManager(socketio.RedisManager, RealtimeManager):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        from ..engine import pubsub
+        from ...engine import pubsub
 
         pubsub.install(self, lambda: self.server.start_background_task(self.ordered.catch_up))
 
