@@ -40,6 +40,6 @@ def register_cli(app):
     @app.cli.command("prune-idempotency")
     def prune_idempotency_command():
         """Delete idempotency records older than IDEMPOTENCY_TTL_HOURS."""
-        from .storage.idempotency import prune_idempotency_keys
+        from .storage import prune_idempotency_keys
         removed = prune_idempotency_keys()
         click.echo(f"Deleted {removed} idempotency records.")

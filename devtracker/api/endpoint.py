@@ -12,7 +12,7 @@ from marshmallow import ValidationError
 from ..auth import auth_required, current_principal
 from ..errors import InvalidInput, MalformedJSON, validation_error
 from ..ids import ID_MESSAGE, is_id
-from ..storage.idempotency import IdempotencyKey
+from ..storage import IdempotencyKey
 from ..strictjson import NonFiniteNumber, loads
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"

@@ -12,8 +12,7 @@ from ..realtime.delivery.emitter import emit
 from ..realtime.delivery.rooms import AUTHENTICATED_ROOM
 from ..schemas.activity import ActivitySchema
 from .actors import resolve_actor
-from ..storage.commits import commit_write
-from ..storage.ordering import ACTIVITY_STREAM
+from ..storage import ACTIVITY_STREAM, commit_write
 
 ACTIVITY_LOCK = (ACTIVITY_STREAM, ("",))  # one stream: every activity id is in commit order
 

@@ -2,7 +2,7 @@
 from ..models.base import isoformat, utcnow
 from ..realtime.delivery.emitter import emit
 from ..realtime.delivery.rooms import AUTHENTICATED_ROOM
-from ..storage.idempotency import run_once
+from ..storage import run_once
 
 
 def broadcast(fields, idempotency=None):

@@ -11,8 +11,7 @@ from ..realtime.delivery.emitter import emit
 from ..realtime.delivery.rooms import user_room
 from ..schemas.notification import NotificationSchema
 from .actors import resolve_actor
-from ..storage.commits import commit_write
-from ..storage.ordering import NOTIFICATION_STREAM
+from ..storage import NOTIFICATION_STREAM, commit_write
 
 notification_schema = NotificationSchema()
 

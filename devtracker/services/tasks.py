@@ -4,7 +4,7 @@ from ..realtime.delivery.emitter import emit, together
 from ..realtime.delivery.rooms import task_room, user_room
 from .activity import ACTIVITY_LOCK, activity_row, stream_activity
 from .actors import resolve_actor
-from ..storage.commits import commit_write
+from ..storage import commit_write
 
 
 def _target(task, task_id):

@@ -22,7 +22,7 @@ from ...extensions import db
 from ...models.base import isoformat
 from ...schemas.notification import MarkReadSchema
 from ...services import notifications
-from ...storage.commits import group_for
+from ...storage import group_for
 from ...services.users import DIRECTORY_KEY
 from ...strictjson import NESTING_MESSAGE, TOO_DEEP
 from ..acks import ack_requested
