@@ -1,40 +1,22 @@
 """Group commit: concurrent writes share one transaction and one durable commit.
 
-A notification or activity is acknowledged only once it is committed, and a commit costs an
-fsync (SQLite in WAL mode, synchronous=FULL) or a WAL flush (PostgreSQL). One commit per
-request capped a process at a few hundred writes a second and, under eventlet, SQLite's fsync
-stalled every socket of the process while it lasted. Here the requests that arrive while a
-commit is under way queue up; the next one to find no commit in progress (the *leader*) writes
-the whole queue in one transaction, commits once, publishes each write's events in commit
-order, and hands the lead to the oldest request still waiting. Nothing is acknowledged before
-its commit, so durability is unchanged.
+A write is acknowledged only once committed, and each commit costs an fsync (SQLite, WAL,
+synchronous=FULL) or a WAL flush (PostgreSQL). Requests that arrive while a commit is under
+way queue up; the first to find none in progress (the *leader*) writes the whole queue in one
+transaction, commits once, publishes each write's events in commit order, and hands the lead
+to the oldest request still waiting. What each write promises is kept:
 
-What each write promises is kept:
-- ids increase in commit order: the rows of a batch are inserted in queue order in one
-  transaction; PostgreSQL's per-stream advisory locks (services/ordering.py) are all taken
-  first, in sorted order, so batches in several processes cannot deadlock;
-- each stream's `seq` goes on with no hole: read from the stream's head under those locks and
-  numbered in queue order (ordering.assign_seqs);
-- live events go out in commit order: only the leader publishes, after its commit and before
-  the next batch can start;
-- idempotency: each write looks up its key inside the batch's transaction (so it also sees a
-  repeat earlier in the same batch) and adds its record there;
-- one bad write does not fail the others: when a write raises inside the batch (say, another
-  process inserted the same Idempotency-Key first), the batch is rolled back and its writes are
-  redone one transaction each, exactly as they would have been alone.
+- ids and each stream's `seq` follow commit order with no hole (ordering.py's locks, taken in
+  sorted order so batches of several processes cannot deadlock);
+- live events leave in commit order: only the leader publishes, before the next batch starts;
+- idempotency keys are looked up and recorded inside the batch's transaction;
+- one failing write does not fail the others: the batch is rolled back and its writes are
+  redone one transaction each, as they would have been alone.
 
-A batch is written on a connection of its own (`db.writer_engine`: the app's database, a pool
-of one), not through the leader's session. The leader never waits for a connection that a
-request queued behind it holds, and a batch costs ~100 µs less than through a Session (its
-begin and commit bookkeeping, the pool's reset on return). That connection is kept from one
-batch to the next: checking it out for each batch cost PostgreSQL a round trip (the pool's
-liveness ping) per batch. A batch that fails on it closes it, so a connection the database
-dropped is replaced by the next batch, and the failed batch's writes are redone one by one
-through the session (whose pool pings). A write redone alone goes through the session, as any
-other request's.
-
-Under eventlet, a SQLite commit (the fsync) runs on a thread of its own (offload.py) so the hub
-keeps serving sockets meanwhile; sqlite3 releases the GIL while it waits on the disk.
+Batches run on a connection of their own (`db.writer_engine`, a pool of one, kept between
+batches), so the leader never waits for a connection a queued request holds; a batch that
+fails closes it. A blocking commit (SQLite's fsync) may run off the event loop through
+`idempotency.durable_commit`.
 """
 import logging
 import threading
