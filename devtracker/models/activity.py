@@ -20,7 +20,7 @@ class Activity(db.Model):
     )
 
     id = db.Column(SerialId, primary_key=True, autoincrement=True)
-    seq = db.Column(db.BigInteger, nullable=False)  # services/ordering.py assigns it
+    seq = db.Column(db.BigInteger, nullable=False)  # storage/ordering.py assigns it
     user_id = db.Column(db.String(ID_MAX_LENGTH), nullable=False)
     username = db.Column(db.String(255), nullable=False)
     type = db.Column(db.String(32), nullable=False)

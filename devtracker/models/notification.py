@@ -19,7 +19,7 @@ class Notification(db.Model):
 
     id = db.Column(SerialId, primary_key=True, autoincrement=True)
     user_id = db.Column(db.String(ID_MAX_LENGTH), nullable=False)
-    seq = db.Column(db.BigInteger, nullable=False)  # services/ordering.py assigns it
+    seq = db.Column(db.BigInteger, nullable=False)  # storage/ordering.py assigns it
     type = db.Column(db.String(32), nullable=False)
     title = db.Column(db.Text, nullable=False)
     message = db.Column(db.Text, nullable=False)

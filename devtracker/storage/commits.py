@@ -132,7 +132,7 @@ class GroupCommit:
         """Wait until every batch whose commit may have started by now has published its events.
 
         A reconnecting socket reads its replay from the database, then stops holding live events
-        (realtime/gate.py). A batch committed before that read but not yet published would
+        (realtime/delivery/gate.py). A batch committed before that read but not yet published would
         otherwise reach the socket live after the replay had sent it too: a duplicate. Returns
         False when the wait timed out."""
         generation = self.committing

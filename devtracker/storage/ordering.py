@@ -6,7 +6,7 @@ order already. PostgreSQL hands out sequence values at insert time, so concurren
 transactions could commit out of order; a transaction-scoped advisory lock per stream
 (per recipient for notifications, one for activity) makes the id order the commit order.
 
-Within a process, writes are committed in batches by services/commits.py, whose leader
+Within a process, writes are committed in batches by commits.py, whose leader
 publishes each batch's events after its commit and before the next batch starts: live events
 leave in commit order.
 
@@ -14,7 +14,7 @@ Each stream also numbers its items `seq` (SPEC §9): 1, 2, 3 ... with no hole, p
 (`STREAM_KEYS`: the columns a stream is per; a workspace column joins them later). A batch reads
 the heads of its streams under the same locks and numbers its rows from there, so across nodes
 the seq order is the commit order too. Nodes deliver each stream in seq order
-(realtime/ordered.py) and fill a hole from the database; clients detect one and resync.
+(realtime/delivery/ordered.py) and fill a hole from the database; clients detect one and resync.
 """
 import weakref
 import zlib

@@ -1,4 +1,4 @@
-"""Concurrent writes share commits (services/commits.py) and keep every promise of a write alone:
+"""Concurrent writes share commits (storage/commits.py) and keep every promise of a write alone:
 ids in commit order, live events in that order, idempotency, one bad write failing no other."""
 import threading
 import time

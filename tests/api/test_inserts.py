@@ -1,4 +1,4 @@
-"""The write path's compiled inserts (services/inserts.py) store exactly what SQLAlchemy's own
+"""The write path's compiled inserts (storage/inserts.py) store exactly what SQLAlchemy's own
 execution of the same insert stores, on SQLite and on PostgreSQL."""
 from datetime import datetime, timezone
 

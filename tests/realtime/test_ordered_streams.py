@@ -1,4 +1,4 @@
-"""Ordered streams on delivery (SPEC §9, realtime/ordered.py): a node sends each stream in `seq`
+"""Ordered streams on delivery (SPEC §9, realtime/delivery/ordered.py): a node sends each stream in `seq`
 order, fills a hole from the database, drops a repeat, and starts a socket where its replay ended.
 
 Out-of-order arrival (another node's emit, late through Redis) is made here by storing rows

@@ -2,7 +2,7 @@
 
 A stream is one room's `notification` or `activity:feed` events (a user's room, or the room of
 every authenticated socket); their payloads carry `seq`, 1, 2, 3 ... with no hole
-(services/ordering.py). Two nodes' emits can reach a third out of order through the message
+(storage/ordering.py). Two nodes' emits can reach a third out of order through the message
 queue, so the order is restored here, once per node and stream, before the fan-out: every
 caught-up socket of a node is at the same point of a stream, so one `sent` position per stream
 stands for all of them.
@@ -10,7 +10,7 @@ stands for all of them.
 - An item at `sent + 1` goes out; one at or below `sent` is a repeat and is dropped.
 - An item further ahead is held; the missing ones are read from the database and sent first,
   then the held one. One the database no longer has (pruned activity) is passed over.
-- A socket being caught up (realtime/gate.py) starts at its replay's position: `release` sends
+- A socket being caught up (realtime/delivery/gate.py) starts at its replay's position: `release` sends
   what its pen holds in `seq` order from there, fills a hole from the database, and, when the
   replay reached further than the node has sent, marks the socket `ahead` until the stream
   catches up with it (those items are skipped for that socket alone).
