@@ -20,12 +20,6 @@ limit_request_field_size = 8190
 # A worker whose hub does not get to tell the arbiter it is alive for this long is restarted.
 timeout = 30
 
-
-def post_worker_init(worker):
-    """The worker's app is loaded: keep its start-up objects, then those of the sockets it holds,
-    out of garbage collection, and collect less often what requests leave behind
-    (devtracker/server.py)."""
-    from devtracker.server import freeze_socket_objects, tune_garbage_collection
-
-    tune_garbage_collection()
-    freeze_socket_objects()
+# The garbage collector's settings and the socket freezer (engine patches gc_tuning and
+# socket_freezer) start when the worker loads wsgi:app, after gunicorn's own modules: create_app
+# installs them last, as for `python app.py`.

@@ -16,8 +16,5 @@ if (os.environ.get("ASYNC_MODE") or "eventlet") == "eventlet":
 
 from devtracker import create_app  # noqa: E402
 
+# create_app installs the engine's patches (devtracker/engine), as for `python app.py`.
 app = create_app(os.environ.get("DEVTRACKER_ENV") or "production")
-if app.config["ASYNC_MODE"] == "eventlet":
-    from devtracker.server import tune_eventlet_buffers
-
-    tune_eventlet_buffers()  # gunicorn's eventlet worker serves with eventlet.wsgi too

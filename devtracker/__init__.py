@@ -26,7 +26,16 @@ def create_app(config=None):
     register_error_handlers(app)
     register_commands(app)
     register_security(app)
+    install_engine(app)
     return app
+
+
+def install_engine(app):
+    """The library patches of devtracker/engine (its PATCHES table), last, for every entry point:
+    `python app.py`, gunicorn's `wsgi:app` and `flask` commands all build the app here."""
+    from . import engine
+
+    engine.install(app)
 
 
 def configure_logging(app):
@@ -55,6 +64,7 @@ def register_extensions(app):
     # Nothing non-finite is stored, whichever path writes a JSON column.
     app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {**app.config["SQLALCHEMY_ENGINE_OPTIONS"],
                                                "json_serializer": dumps}
+    init_metrics(app)
     db.init_app(app)
     migrate.init_app(app, db, directory=os.path.join(ROOT, "migrations"))
     jwt.init_app(app)
@@ -87,18 +97,14 @@ def register_extensions(app):
         from .realtime.entry.compression import DeclineCompression
 
         app.wsgi_app = DeclineCompression(app.wsgi_app)
-    init_metrics(app)
     limit_greedy_peers(app, socketio)
 
 
 def limit_greedy_peers(app, socketio):
-    """Bound each socket's unsent bytes (engine/backlog.py) and what it may send
-    (engine/inbound.py), and refuse oversized bodies at once (realtime/body_limit.py)."""
-    from .engine import backlog, inbound
+    """Refuse oversized bodies at once (realtime/entry/body_limit.py); each socket's unsent and
+    sent bytes are bounded by engine patches (socket_backlog_bound, socket_input_budget)."""
     from .realtime.entry.body_limit import BodyLimit
 
-    backlog.install(app.config["MAX_SOCKET_BACKLOG_BYTES"])
-    inbound.install(app.config["MAX_SOCKET_INPUT_BYTES_PER_SECOND"], app.config["MAX_SOCKET_INPUT_BURST_BYTES"])
     eio = socketio.server.eio
     app.wsgi_app = BodyLimit(app.wsgi_app, eio.max_http_buffer_size, lambda: eio.sockets)
 

@@ -66,6 +66,9 @@ class DevTrackerSQLAlchemy(SQLAlchemy):
 
     def init_app(self, app):
         super().init_app(app)
+        with app.app_context():  # the engines are made by init_app, before any connection
+            for engine in self.engines.values():
+                _set_up(engine, app)
         # Registered after Flask-SQLAlchemy's own teardown, so it runs first and leaves that
         # one nothing to do.
         app.teardown_appcontext(self.remove_session_safely)
@@ -84,9 +87,6 @@ class DevTrackerSQLAlchemy(SQLAlchemy):
             except Exception:
                 pass
             self.session.registry.clear()
-
-    def _make_engine(self, bind_key, options, app):
-        return _set_up(super()._make_engine(bind_key, options, app), app)
 
     def writer_engine(self, app):
         """An engine of its own for the group commit's batches (services/commits.py): the app's

@@ -1,4 +1,7 @@
-"""Serve the app on the configured async mode (`python app.py`); gunicorn uses wsgi.py instead."""
+"""Serve the app on the configured async mode (`python app.py`); gunicorn uses wsgi.py instead.
+
+The engine's patches are already installed (create_app); here only the HTTP deadlines, which
+need the server's own handler class, are asked of it (`engine.http_handler`)."""
 import logging
 import resource
 
@@ -14,82 +17,6 @@ def raise_open_file_limit(wanted):
         resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
         soft = target
     return soft
-
-
-def tune_eventlet_buffers():
-    """Smaller per-connection buffers in eventlet's WSGI server.
-
-    Each connection keeps its request reader (8 KiB) and response writer (16 KiB) buffers for
-    its whole life, though a websocket stops using them after the upgrade. Both are allocated
-    when the connection is accepted. 1 KiB each: a REST call's head and body are read in one or
-    two reads, an answer under 1 KiB leaves in one send, and a larger one is written through
-    (with TCP_NODELAY, see `listen`, a second send costs no wait). Measured on 10,000 held
-    connections: 63.4 → 60.6 KiB of RSS each with 2 and 4 KiB; tracemalloc then still counted
-    6.4 KiB of them per idle websocket.
-    """
-    import eventlet.wsgi
-
-    eventlet.wsgi.HttpProtocol.rbufsize = 1024
-    eventlet.wsgi.HttpProtocol.wbufsize = 1024
-    tune_eventlet_memory()
-    tune_eventlet_websockets()
-
-
-def tune_eventlet_websockets():
-    """Client frames unmasked in a few integer operations instead of a Python loop per byte
-    (realtime/unmask.py): 21.8 → 2.2 µs for a 60-byte event, 6.0 ms → 68 µs for 16 KiB."""
-    from .realtime import unmask
-
-    if not unmask.install():
-        log.warning("fast websocket unmasking off: eventlet's websocket is not the expected one")
-
-
-def tune_eventlet_memory():
-    """The rest of issue 6 (see realtime/memory.py): Socket.IO messages handled in short-lived
-    green threads so the connection's own stays shallow, pings on hub timers and websocket
-    writers started only when there is something to send (one green thread per idle socket
-    instead of three), the WSGI environ kept once, and free C-heap pages returned after connect
-    storms. 1,000 authenticated idle websockets: 71.5 → 47.6 KiB of RSS each (memory.py)."""
-    from .realtime import memory
-
-    memory.install()
-    memory.start_trimmer()
-
-
-# Collect the middle generation every 100 young collections instead of Python's 10.
-GC_THRESHOLDS = (700, 100, 10)
-
-
-def tune_garbage_collection():
-    """Garbage collection for a server that holds many sockets and serves requests all the while.
-
-    1. Everything alive after start-up is moved out of the collector's sight. Full collections
-       walk every tracked object; ~170,000 of them are modules, functions and classes that live
-       as long as the process. Under load such a collection paused the server for 90-140 ms
-       every 15-20 s, which showed up in every p99. Frozen, they are never walked.
-    2. The middle generation is collected ten times less often (GC_THRESHOLDS). Each of its
-       collections moves whatever is alive at that moment to the oldest generation: at 1,000
-       requests/s, the objects of the requests in flight. They die moments later, but they
-       count towards the next full collection, which walks every socket's objects (~150 per
-       socket): at 1,000 sockets and 1,000 notifications/s, a 70-100 ms pause every few
-       seconds, and the backlog it left took seconds to clear at that load (p99 135-478 ms in
-       three runs). With the middle generation collected every 100 young collections, no full
-       collection ran during those steps in four runs (p99 23-34 ms). Young collections are
-       unchanged; cyclic garbage that outlives one waits a little longer to be freed.
-    """
-    import gc
-
-    gc.set_threshold(*GC_THRESHOLDS)
-    gc.collect()
-    gc.freeze()
-
-
-def freeze_socket_objects():
-    """As sockets accumulate, keep their objects out of full collections too (realtime/freezer.py)."""
-    from .extensions import socketio
-    from .realtime import freezer
-
-    return freezer.start(socketio)
 
 
 def listen(host, port):
@@ -110,6 +37,7 @@ def listen(host, port):
 
 def serve(app, host, port):
     """Listen and serve forever; eventlet (default), gevent or threading."""
+    from . import engine
     from .extensions import socketio
 
     mode = app.config["ASYNC_MODE"]
@@ -120,32 +48,23 @@ def serve(app, host, port):
     access_log = app.config["ACCESS_LOG"]
     log.info("DevTracker Realtime listening on http://%s:%s (%s, %s, database %s)", host, port,
              mode, app.config["ENV_NAME"], app.config["SQLALCHEMY_DATABASE_URI"].split("://")[0])
-    tune_garbage_collection()
-    freeze_socket_objects()
     if mode == "eventlet":
         import eventlet.wsgi
 
-        from .engine.http import eventlet_protocol
-
-        tune_eventlet_buffers()
         listener = listen(host, port)
         # A request head within HTTP_HEADER_TIMEOUT_SECONDS, the next request on a keep-alive
         # connection within HTTP_IDLE_TIMEOUT_SECONDS (engine/http.py); no socket timeout, which
         # would also cut quiet websockets and long-polls.
-        protocol = eventlet_protocol(app.config["HTTP_HEADER_TIMEOUT_SECONDS"],
-                                     app.config["HTTP_IDLE_TIMEOUT_SECONDS"])
+        protocol = engine.http_handler(app, eventlet.wsgi.HttpProtocol)
         # eventlet's server stops accepting at max_size connections (1,024 unless raised).
         eventlet.wsgi.server(listener, app, max_size=max_connections, log_output=access_log,
                              log=logging.getLogger("devtracker.access"), debug=False,
-                             protocol=protocol or eventlet.wsgi.HttpProtocol)
+                             protocol=protocol)
     elif mode == "gevent":
         from gevent.pool import Pool
         from gevent.pywsgi import WSGIServer
 
-        from .engine.http import gevent_handler
-
-        handler = gevent_handler(closing_gevent_handler(), app.config["HTTP_HEADER_TIMEOUT_SECONDS"],
-                                 app.config["HTTP_IDLE_TIMEOUT_SECONDS"])
+        handler = engine.http_handler(app, closing_gevent_handler())
         # Websockets through simple-websocket, as under `gunicorn -k gevent`.
         server = WSGIServer((host, port), app, spawn=Pool(max_connections), backlog=LISTEN_BACKLOG,
                             log=logging.getLogger("devtracker.access") if access_log else None,

@@ -1,12 +1,13 @@
-"""The server's garbage-collection settings (devtracker/server.py), under `python app.py` and
-under gunicorn's worker hook. Each check runs in a subprocess: the settings are process-wide."""
+"""The server's garbage-collection settings (devtracker/engine/tuning.py, freezer.py), installed
+by create_app for `python app.py` and gunicorn alike, and left alone in a test app. Each check
+runs in a subprocess: the settings are process-wide."""
 import json
 import subprocess
 import sys
 import textwrap
 from pathlib import Path
 
-from devtracker.server import GC_THRESHOLDS
+from devtracker.engine.tuning import GC_THRESHOLDS
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -30,7 +31,7 @@ def test_python_defaults_are_what_the_tuning_changes():
 
 def test_tuning_collects_the_middle_generation_less_often_and_freezes_start_up_objects():
     state = gc_state_after('''
-        from devtracker.server import tune_garbage_collection
+        from devtracker.engine.tuning import tune_garbage_collection
         tune_garbage_collection()
     ''')
     assert tuple(state["thresholds"]) == GC_THRESHOLDS
@@ -38,30 +39,30 @@ def test_tuning_collects_the_middle_generation_less_often_and_freezes_start_up_o
     assert state["frozen"] > 10_000  # modules, functions, classes
 
 
-def test_gunicorn_worker_hook_applies_the_same_tuning(tmp_path):
-    """The worker's app is loaded when the hook runs (wsgi:app); its sockets get a freezer."""
+def test_a_serving_app_gets_the_same_tuning_and_a_freezer(tmp_path):
+    """create_app installs it last (what gunicorn's worker loads as wsgi:app, and app.py serves)."""
     state = gc_state_after(f'''
-        import runpy
         from devtracker import create_app
-        from devtracker.realtime import freezer
+        from devtracker.engine import freezer, is_active
         from tests.conftest import make_config
 
-        app = create_app(make_config("sqlite:///{tmp_path / 'hook.db'}"))
-        settings = runpy.run_path("gunicorn.conf.py")
-        settings["post_worker_init"](None)
+        app = create_app(make_config("sqlite:///{tmp_path / 'served.db'}", TESTING=False))
+        assert is_active(app, "gc_tuning") and is_active(app, "socket_freezer")
         assert freezer.running is not None and freezer.running.sids() is not None
     ''')
     assert tuple(state["thresholds"]) == GC_THRESHOLDS
     assert state["frozen"] > 10_000
 
 
-def test_without_an_app_the_hook_starts_no_freezer():
+def test_a_test_app_leaves_the_collector_alone():
     state = gc_state_after('''
-        import runpy
-        from devtracker.realtime import freezer
+        from devtracker import create_app
+        from devtracker.engine import freezer, is_active
+        from tests.conftest import make_config
 
-        settings = runpy.run_path("gunicorn.conf.py")
-        settings["post_worker_init"](None)
+        app = create_app(make_config("sqlite://"))
+        assert not is_active(app, "gc_tuning") and not is_active(app, "socket_freezer")
         assert freezer.running is None
     ''')
-    assert tuple(state["thresholds"]) == GC_THRESHOLDS
+    assert tuple(state["thresholds"]) != GC_THRESHOLDS
+    assert state["frozen"] == 0

@@ -1,5 +1,5 @@
 """Under eventlet, concurrent writes on SQLite share commits whose fsync runs off the hub
-(on services/offload.py's thread) while other green threads have work.
+(on engine/offload.py's thread) while other green threads have work.
 
 Run in a subprocess: eventlet's monkey-patching must come before everything else and must not
 leak into the rest of the suite."""
@@ -18,7 +18,7 @@ SCRIPT = textwrap.dedent('''
     import jwt
     from devtracker import create_app
     from devtracker.extensions import db
-    from devtracker.services import offload
+    from devtracker.engine import offload
     from devtracker.storage import commits
     from tests.conftest import SECRET, make_config
 

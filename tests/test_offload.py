@@ -1,4 +1,4 @@
-"""services/offload.py: blocking calls on one OS thread while eventlet's hub keeps running.
+"""engine/offload.py: blocking calls on one OS thread while eventlet's hub keeps running.
 
 Run in a subprocess: eventlet's monkey-patching must come before everything else and must not
 leak into the rest of the suite."""
@@ -8,7 +8,7 @@ import sys
 import textwrap
 from pathlib import Path
 
-from devtracker.services import offload
+from devtracker.engine import offload
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -17,7 +17,7 @@ SCRIPT = textwrap.dedent('''
     eventlet.monkey_patch()
     import json
     from eventlet import patcher
-    from devtracker.services import offload
+    from devtracker.engine import offload
 
     real_sleep = patcher.original("time").sleep
     real_thread = patcher.original("threading").get_ident
@@ -110,7 +110,7 @@ IDLE_SCRIPT = textwrap.dedent('''
     eventlet.monkey_patch()
     import json, socket
     from eventlet import patcher
-    from devtracker.services import offload
+    from devtracker.engine import offload
 
     real_thread = patcher.original("threading").get_ident
     runner = offload.runner()

@@ -23,7 +23,7 @@ import socketio
 
 from .ordered import OrderedStreams
 from .service import ServiceClient
-from .transport import OrderedClient
+from ..engine.client import drop, new_client
 from .types import ReadState, ResyncEvent, ResyncStats, UserPresence, ViewersState
 
 log = logging.getLogger(__name__)
@@ -126,9 +126,9 @@ class RealtimeClient:
         self.last_replay = None
         self._typing = _TypingDebouncer(self._send_typing, typing_idle, typing_refresh)
         # python-socketio's jitter is +/- randomization_factor seconds, not a fraction: scale it.
-        self._sio = OrderedClient(reconnection=reconnect, reconnection_delay=backoff_initial,
-                                   reconnection_delay_max=backoff_max,
-                                   randomization_factor=backoff_initial / 2, **options)
+        self._sio = new_client(reconnection=reconnect, reconnection_delay=backoff_initial,
+                               reconnection_delay_max=backoff_max,
+                               randomization_factor=backoff_initial / 2, **options)
         self._sio.on("connect", self._on_connect)
         self._sio.on("disconnect", self._on_disconnect)
         self._sio.on("connect_error", self._on_connect_error)
@@ -264,7 +264,7 @@ class RealtimeClient:
 
     def _on_resync(self, resync: ResyncEvent):
         if resync["via"] == "reconnect":
-            self._sio.eio.drop()  # the replay from the seq cursor brings the hole and what followed
+            drop(self._sio)  # the replay from the seq cursor brings the hole and what followed
         self._fire("resync", resync)
 
     def _on_disconnect(self, reason=None):

@@ -27,9 +27,9 @@ reset.
 import logging
 import socket
 
-log = logging.getLogger(__name__)
+from ..realtime.entry.body_limit import CLOSE_KEY
 
-CLOSE_KEY = "devtracker.close_connection"
+log = logging.getLogger(__name__)
 LINGER_SECONDS = 2.0
 
 

@@ -16,7 +16,6 @@ from ..errors import Conflict
 from ..extensions import db, executor, pooled_connection
 from ..models import IdempotencyRecord
 from ..models.base import utcnow
-from ..services import offload
 
 
 @dataclass(frozen=True)
@@ -95,17 +94,27 @@ def run_once(key, status, write):
     return Outcome(status, body, fresh=True)
 
 
+_blocking_runner = None  # runs a blocking call, e.g. off eventlet's hub; None: in place
+
+
+def set_blocking_runner(run):
+    """Make SQLite's commits go through `run(call)` (engine.install: off eventlet's hub while
+    it has other work); None: commit in place."""
+    global _blocking_runner
+    _blocking_runner = run
+
+
 def durable_commit(connection=None):
     """Commit `connection`'s transaction (db.session's when None); under eventlet, SQLite's
     commit (its fsync) runs off the hub unless the hub has nothing else to do.
 
     sqlite3 releases the GIL while it waits on the disk, so on another OS thread the hub keeps
-    serving sockets meanwhile instead of stalling for the fsync (services/offload.py; eventlet's
-    own thread pool where that is not available). When nothing else waits, handing the commit
+    serving sockets meanwhile instead of stalling for the fsync (`set_blocking_runner`:
+    engine/offload.py). When nothing else waits, handing the commit
     to that thread only adds two wake-ups."""
     target, dialect = executor(connection)
-    if offload.available() and dialect.name == "sqlite":
-        offload.run_blocking(pooled_connection(connection).dbapi_connection.commit)
+    if _blocking_runner is not None and dialect.name == "sqlite":
+        _blocking_runner(pooled_connection(connection).dbapi_connection.commit)
     target.commit()  # SQLAlchemy's bookkeeping; the sqlite3 commit above left nothing to do
 
 

@@ -4,7 +4,7 @@ import time
 
 import socketio
 
-from devtracker.client.transport import InlineEngineIO
+from devtracker.engine.client import InlineEngineIO
 from tests.strictjson import NotStrictJSON, StrictPacket
 
 

@@ -8,7 +8,7 @@ import pytest
 import requests
 import websockets
 
-from devtracker.realtime.fastpath import frame_text
+from devtracker.engine.fastpath import frame_text
 
 from .lean import open_many
 

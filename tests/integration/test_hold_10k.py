@@ -12,8 +12,8 @@ from .clients import RecordingClient
 from .lean import open_many
 
 CONNECTIONS = 10_000
-# Server RSS per held connection (issue 6): 60.6 KiB before devtracker/realtime/memory.py, 44.5
-# after, 39.8 with 1 KiB connection buffers (devtracker/server.py). The issue's target: 48.
+# Server RSS per held connection (issue 6): 60.6 KiB before devtracker/engine/memory.py, 44.5
+# after, 39.8 with 1 KiB connection buffers (devtracker/engine/tuning.py). The issue's target: 48.
 MAX_KIB_PER_CONNECTION = 48
 ARTIFACTS = os.path.join(os.path.dirname(__file__), "..", "..", "test-artifacts")
 

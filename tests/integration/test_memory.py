@@ -1,4 +1,4 @@
-"""Per-socket memory tuning under eventlet (devtracker/realtime/memory.py) keeps the heartbeat.
+"""Per-socket memory tuning under eventlet (devtracker/engine/memory.py) keeps the heartbeat.
 
 Pings come from hub timers instead of a sleeping green thread per socket, and Socket.IO
 messages are handled in short-lived green threads: pings still come every PING_INTERVAL, a

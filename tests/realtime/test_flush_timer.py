@@ -22,6 +22,7 @@ SCRIPT = textwrap.dedent('''
     eventlet.monkey_patch()
     import gc, json, time, weakref
     from types import SimpleNamespace
+    from devtracker.engine import fastpath
     from devtracker.realtime.delivery import manager as realtime_manager
 
     class Manager(realtime_manager.FastEmitMixin):
@@ -35,7 +36,7 @@ SCRIPT = textwrap.dedent('''
             self.lazy_events = frozenset({"user:online"})
             self._pending = {}
             self._recent = {}
-            self._spawn_after = realtime_manager._call_after
+            self._spawn_after = fastpath.call_after
 
     manager = Manager()
     others = []  # what other green threads did while the emits ran

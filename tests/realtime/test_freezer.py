@@ -1,11 +1,11 @@
 """When the objects of held sockets are frozen out of full collections, and given back
-(realtime/freezer.py)."""
+(engine/freezer.py)."""
 import subprocess
 import sys
 import textwrap
 from pathlib import Path
 
-from devtracker.realtime.freezer import SocketFreezer
+from devtracker.engine.freezer import SocketFreezer
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -93,7 +93,7 @@ def test_frozen_objects_are_still_freed_and_their_cycles_come_back_on_refresh():
     """With the real collector, in a process of its own (freezing is process-wide)."""
     script = textwrap.dedent('''
         import gc, weakref
-        from devtracker.realtime.freezer import SocketFreezer
+        from devtracker.engine.freezer import SocketFreezer
 
         class Socket:
             pass
@@ -198,8 +198,8 @@ def test_garbage_left_in_the_middle_generation_is_freed_by_a_sweep():
     """With the real collector and the server's thresholds, in a process of its own."""
     script = textwrap.dedent('''
         import gc, weakref
-        from devtracker.realtime.freezer import SocketFreezer
-        from devtracker.server import GC_THRESHOLDS
+        from devtracker.engine.freezer import SocketFreezer
+        from devtracker.engine.tuning import GC_THRESHOLDS
 
         gc.set_threshold(*GC_THRESHOLDS)
         gc.collect()

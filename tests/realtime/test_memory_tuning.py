@@ -1,4 +1,4 @@
-"""devtracker/realtime/memory.py: the lazy websocket writer, the heap trimmer and the short deques
+"""devtracker/engine/memory.py: the lazy websocket writer, the heap trimmer and the short deques
 (those in a subprocess: they change eventlet's modules)."""
 import collections
 import json
@@ -14,7 +14,7 @@ warnings.filterwarnings("ignore", message=r"(?s).*Eventlet is deprecated")
 eventlet = pytest.importorskip("eventlet")
 from eventlet.queue import Queue  # noqa: E402
 
-from devtracker.realtime.memory import (WRITER_QUALNAME, LazyWriter, MallocTrimmer,  # noqa: E402
+from devtracker.engine.memory import (WRITER_QUALNAME, LazyWriter, MallocTrimmer,  # noqa: E402
                                         ShortDeque)
 from tests.conftest import require_service  # noqa: E402
 
@@ -131,9 +131,9 @@ SHORT_DEQUES = textwrap.dedent('''
     eventlet.monkey_patch()
     import json, socket, threading
     from eventlet import greenthread, semaphore, websocket
-    from devtracker.realtime import memory
+    from devtracker.engine import memory
 
-    assert memory._short_deques() is True
+    assert memory.short_deques() is True
     lock, order = semaphore.Semaphore(1), []
 
     def holder(n):

@@ -1,4 +1,4 @@
-"""devtracker/realtime/unmask.py: client frames unmasked as eventlet did, byte for byte, and a
+"""devtracker/engine/unmask.py: client frames unmasked as eventlet did, byte for byte, and a
 real eventlet websocket server with it installed reads what real clients send."""
 import os
 import random
@@ -8,7 +8,7 @@ import textwrap
 
 import pytest
 
-from devtracker.realtime.unmask import apply_mask
+from devtracker.engine.unmask import apply_mask
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -43,7 +43,7 @@ ECHO_SERVER = textwrap.dedent('''
     eventlet.monkey_patch()
     import sys
     from eventlet import websocket, wsgi
-    from devtracker.realtime import unmask
+    from devtracker.engine import unmask
 
     assert unmask.install() is True
     assert websocket.RFC6455WebSocket._apply_mask is unmask.apply_mask

@@ -1,6 +1,6 @@
 """The Socket.IO client manager: python-socketio's, with ordered streams (ordered.py) and the
-replay gate in front of emits and, under eventlet, the broadcast fast path behind them
-(fastpath.py)."""
+replay gate in front of emits and, under eventlet, the broadcast fast path behind them (its
+writer comes from engine/fastpath.py, handed over by `engine.install` through `use_fast_path`)."""
 import contextlib
 import json
 import time
@@ -228,7 +228,7 @@ class FastEmitMixin:
                 fast += 1
                 writes += 1
             else:
-                self.server._send_eio_packet(eio_sid, eio_pkt)
+                self.server.eio.send_packet(eio_sid, eio_pkt)
                 queued += 1
         return fast, queued, writes
 
@@ -258,7 +258,7 @@ class FastEmitMixin:
         if self._flush_timer is not None:
             if self._flush_at <= at:
                 return
-            self._flush_timer.cancel()  # must not yield: see _call_after
+            self._flush_timer.cancel()  # must not yield: see engine/fastpath.py call_after
         self._flush_at = at
         self._flush_timer = self._spawn_after(max(0.0, at - time.monotonic()), self._flush_later)
 
@@ -306,7 +306,7 @@ class FastEmitMixin:
         if engine_socket is not None and self.send_idle(engine_socket, blob):
             return len(items), 0
         for _, eio_pkt in items:
-            self.server._send_eio_packet(eio_sid, eio_pkt)
+            self.server.eio.send_packet(eio_sid, eio_pkt)
         return 0, len(items)
 
     def _count(self, fast, queued, writes, started, sockets, few=()):
@@ -329,47 +329,21 @@ class FastEmitMixin:
         for eio_sid in few:
             recent[eio_sid] = until
 
-    def use_fast_path(self, coalesce_seconds=0.0, lazy_events=()):
-        """Switch the fast path on (eventlet); False when this environment cannot have it."""
-        from .. import fastpath
-
-        if not fastpath.install():
-            return False
-        self.send_idle = fastpath.send_idle
-        self.frame = fastpath.frame_text
-        self.coalesce_seconds = coalesce_seconds
+    def coalesce(self, seconds, lazy_events=()):
+        """Collect what is emitted within `seconds` of a delivery into one write per socket;
+        `lazy_events` may wait as long as the last delivery took. Takes effect with the fast path."""
+        self.coalesce_seconds = seconds
         self.lazy_events = frozenset(lazy_events)
+
+    def use_fast_path(self, send_idle, frame, call_after):
+        """Switch the fast path on: `send_idle(engine_socket, frame)` writes a frame to an idle
+        socket (True) or declines (False), `frame(text)` builds a websocket frame, and
+        `call_after(delay, fn)` schedules a flush and returns something with `cancel()`."""
+        self.send_idle = send_idle
+        self.frame = frame
         self._pending = {}
         self._recent = {}
-        self._spawn_after = _call_after
-        return True
-
-    def set_server(self, server):
-        super().set_server(server)
-        if self.send_idle is not None:  # packets sent around this class come after what it holds
-            send_packet = server._send_packet
-
-            def _send_packet(eio_sid, pkt):
-                self.flush_socket(eio_sid)
-                return send_packet(eio_sid, pkt)
-
-            server._send_packet = _send_packet
-
-
-def _call_after(delay, fn):
-    """Run `fn` in a green thread of its own after `delay` seconds; returns the hub timer.
-
-    Not `eventlet.spawn_after`: cancelling the green thread that returns kills it, and killing
-    yields to the hub. An emit that moved the flush earlier let other green threads run in its
-    middle (and emit before it). The kill's traceback also held the emit's frames, with what
-    they were sending, and the old timer held the traceback until it fired: in a connect storm,
-    `presence:list` answers of thousands of users, ~200 MiB after a 5,000 storm, kept until a
-    collection reached them, or until a quarter of the sockets had gone when the socket freezer
-    froze them first. Cancelling a hub timer yields nothing and keeps nothing."""
-    import eventlet
-    from eventlet import hubs
-
-    return hubs.get_hub().schedule_call_global(delay, eventlet.spawn_n, fn)
+        self._spawn_after = call_after
 
 
 class RealtimeManager(OrderedEmitMixin, GatedEmitMixin, FastEmitMixin, socketio.Manager):
@@ -387,14 +361,14 @@ class RealtimeRedisManager(socketio.RedisManager, RealtimeManager):
     The method order puts the gate between Redis and local delivery: messages arriving from
     Redis (`_handle_emit`) pass `GatedEmitMixin.emit` before reaching this node's sockets.
     Once its listener is subscribed again after losing Redis, the node sends its sockets what
-    was published meanwhile, read from the database (engine/pubsub.py, ordered.py).
+    was published meanwhile, read from the database (`catch_up_later`, ordered.py).
     """
 
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        from ...engine import pubsub
-
-        pubsub.install(self, lambda: self.server.start_background_task(self.ordered.catch_up))
+    def catch_up_later(self):
+        """Send this node's sockets what was published while its listener was not subscribed
+        (read from the database), in a background task: engine/pubsub.py calls it after each
+        re-subscription."""
+        self.server.start_background_task(self.ordered.catch_up)
 
     def together(self):
         """Emits go out through Redis and reach this node's sockets as the listener receives

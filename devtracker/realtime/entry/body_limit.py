@@ -11,15 +11,17 @@ body the server reads the rest of it to keep the connection for the next request
   is read up to the limit, then passed on with its length, or refused the same way;
 - every 413 (Flask's for REST bodies too), and any answer to a request that declares a body
   over the limit (a 401 that never read it), asks the server to close the connection after the
-  answer instead of reading the unread body (`engine.http.CLOSE_KEY`; elsewhere the
-  `Connection: close` header says it).
+  answer instead of reading the unread body (`CLOSE_KEY`, which engine/http.py's handlers
+  put in the environ; elsewhere the `Connection: close` header says it).
 """
 import io
 import json
 from urllib.parse import parse_qs
 
-from ...engine.http import CLOSE_KEY
 from .context import is_socketio_path
+
+# The environ key of the server's close-after-answer callable (engine/http.py sets it).
+CLOSE_KEY = "devtracker.close_connection"
 
 TOO_LARGE = json.dumps({"success": False, "error": {
     "code": "PAYLOAD_TOO_LARGE", "message": "The request body is larger than the server accepts."}},

@@ -25,7 +25,7 @@ from ...services import notifications
 from ...storage import group_for
 from ...services.users import DIRECTORY_KEY
 from ...strictjson import NESTING_MESSAGE, TOO_DEEP
-from ..acks import ack_requested
+from .acks import ack_requested
 from .handshake import SocketState, parse_auth, task_id_of
 from .upkeep import Housekeeper
 from .limits import TokenBucket, message_size
@@ -70,9 +70,9 @@ class RealtimeNamespace(UpkeepMixin, Namespace):
         self._store_lost = False
 
     # --- plumbing -----------------------------------------------------------------------------
-    def _set_socketio(self, socketio):
-        super()._set_socketio(socketio)
-        self.housekeeper = Housekeeper(self.app, socketio, self._on_timer, self._on_tick)
+    def start_upkeep(self):
+        """Set up the namespace's timers; once it is registered (`socketio.on_namespace`)."""
+        self.housekeeper = Housekeeper(self.app, self.socketio, self._on_timer, self._on_tick)
 
     def stop(self):
         """Stop the background timers and write what waits for the directory (tests, shutdown)."""
@@ -85,8 +85,13 @@ class RealtimeNamespace(UpkeepMixin, Namespace):
         # server's own lifecycle calls (outside any client event) reach those handlers.
         if event in ("connect", "disconnect") and ack_requested() is None:
             return super().trigger_event(event, *args)
-        return self.socketio._handle_event(partial(self._dispatch, event), event, self.namespace,
-                                           *args)
+        # Every other event reaches `on_client_event` through Flask-SocketIO's own lookup
+        # (`on_` + name), in the request context it sets up for each event: args are (sid, *data).
+        return super().trigger_event("client_event", args[0], event, *args[1:])
+
+    def on_client_event(self, event, *args):
+        """Every client event but the lifecycle ones: the one door, `_dispatch`."""
+        return self._dispatch(event, *args)
 
     def emit_to(self, event, data, to, skip_sid=None):
         """Emit on this namespace: rooms through the message queue, this node's sockets directly.

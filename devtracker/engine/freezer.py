@@ -1,22 +1,12 @@
 """Keep the objects of long-lived sockets out of Python's full garbage collections.
 
-Each held socket keeps ~150 objects the cyclic collector tracks. A full collection walks all of
-them: 330-400 ms with the hub stopped at 5,000 sockets, measured here, and one such pause set
-the p99 of a whole broadcast step. Under load one came every 30-60 s, whenever the objects
-promoted since the last one reached a quarter of the old generation.
-
-`gc.freeze()` moves every tracked object to a generation no collection walks. Objects there
-are still freed when their last reference goes; only reference cycles among them wait. So:
-- once the process holds `min_sockets` more sockets than at the last freeze (and a fifth more),
-  a young collection clears what requests left behind, and everything alive is frozen;
-- once a quarter of the sockets frozen have gone, their cycles are given back: everything is
-  unfrozen, collected in full (the one pause, after churn rather than every minute), and frozen
-  again.
-
-And the middle generation is collected when it has not been for `sweep_after` seconds. The
-server collects it only every 100 young collections (server.GC_THRESHOLDS); in a process that
-has gone quiet that takes minutes, or never comes, and whatever cyclic garbage outlived a young
-collection waits: after a connect storm, tens of MiB of it. Under load Python gets there first.
+A full collection walks every tracked object, and each held socket keeps ~150 of them, so at
+thousands of sockets one such pause sets a broadcast's latency. `gc.freeze()` moves every
+tracked object where no collection walks it (they are still freed when their last reference
+goes; only cycles among them wait). `SocketFreezer` freezes once the process holds
+`min_sockets` (and a fifth) more sockets than at the last freeze; once a quarter of those have
+gone it unfreezes, collects in full once and freezes again; and it collects the middle
+generation when nothing has for `sweep_after` seconds (tuning.GC_THRESHOLDS makes that rare).
 """
 import gc
 import logging

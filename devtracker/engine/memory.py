@@ -1,52 +1,15 @@
-"""Less memory per connected socket under eventlet (issue 6).
+"""Less memory per connected socket under eventlet: lean sockets and a heap trimmer.
 
-Measured on 1,000 authenticated idle websockets, most of a socket's memory is not Python
-objects but green threads: each live greenlet keeps a copy of its C stack on the heap and,
-on Python 3.11+, its own 16 KiB chunk of frame memory (the "data stack") that stays resident
-as deep as the greenlet ever went. python-engineio keeps three per websocket:
-
-- the connection's own green thread, which reads frames and, with `async_handlers=False`,
-  runs every Socket.IO event handler itself: authentication, presence, database writes and
-  emits go hundreds of frames deep once, and all 16 KiB of its frame chunk stay resident for
-  the socket's life;
-- a green thread that sleeps `ping_interval` before each ping;
-- a writer green thread waiting on the socket's queue.
-
-Here (`install()`, eventlet only):
-
-- `receive`: each Socket.IO message from a websocket is handled in a short-lived green
-  thread that the reader waits for. Order and error handling stay as they were (the reader
-  does nothing else until the handler is done, and its exceptions reach the reader as
-  before), but the deep frames live and die with the short-lived thread, so the reader stays
-  shallow;
-- `schedule_ping`: the next ping is a hub timer that starts a green thread when it is due,
-  instead of a green thread sleeping for `ping_interval` (same interval, same checks);
-- the websocket writer runs only while there is something to send (`LazyWriter`);
-- the socket keeps the server's WSGI environ instead of a copy of it (`_share_environ`);
-- eventlet's three per-socket deques of an item or two (send-lock waiters, frames read ahead,
-  exit callbacks) are lists with a `popleft` (`ShortDeque`, 56 bytes against 760).
-
-A connect storm also leaves the C heap full of holes: transient allocations (the presence
-lists and frames queued for sockets that have not read them yet, green threads' stack copies)
-freed after longer-lived objects were allocated above them. glibc keeps those pages: a storm
-of 1,000 users peaks at ~180 MiB of C heap and leaves ~120 MiB of it free in holes. `MallocTrimmer` checks the heap every second (a `mallinfo2()`, well under a
-millisecond) and gives free pages back to the kernel with `malloc_trim(0)` (glibc only) when
-4 MiB more is free, or the process grew by that much, since its last trim.
-
-Measured (1,000 authenticated websockets opened 250 at a time, each its own user, 30 % offering
-permessage-deflate, after 200 warm-up sockets; server VmRSS after minus before, per socket):
-71.5 KiB before; the ping timer alone 63.0; the short-lived handler threads alone 62.9 once
-trimmed (95 untrimmed after a storm, 58.3 when the sockets come 10 at a time); both and the
-trimmer 56.5; with the lazy writer 47.6. Of those ~48 KiB, tracemalloc sees 35.8 (it saw 44.8):
-eventlet's green thread, timers, queue and fd listener 7.7, the WSGI request (environ, parsed
-headers, HttpProtocol) 6.6, eventlet's rfile/wfile buffers 6.4, the reader's C-stack copy 6.4,
-the app's own state 3.3, python-engineio/python-socketio 2.7, eventlet's websocket 2.3; the
-rest is the reader's frame chunk (~8 KiB resident, 16 before) and allocator overhead.
-bench/run.py --sizes 1000 --scenarios storm: 51.9 and 55.5 KiB per socket (195 with this
-module off on the same tree, where the storm's heap holes were not given back); 10,000 held
-unauthenticated connections (tests/integration/test_hold_10k.py): 60.6 → 43.8 KiB each.
-Short deques, later: the 1,000 storm read 45.7-47.3 KiB per socket in eight runs before, 44.2-45.8
-in five after.
+Most of a held socket's memory is green threads (each keeps a copy of its C stack and its own
+frame memory, as deep as it ever went), and python-engineio keeps three per websocket. Here:
+- `install_shallow_receive`: each Socket.IO message from a websocket is handled in a
+  short-lived green thread the reader waits for (same order, same errors), so the reader
+  stays shallow;
+- `install_ping_timer`: the next ping is a hub timer instead of a sleeping green thread;
+- `install_lazy_writer`: the websocket writer runs only while there is something to send;
+- `share_environ`: the socket keeps the server's WSGI environ instead of a copy of it;
+- `short_deques`: eventlet's per-socket deques of an item or two become short lists.
+`MallocTrimmer` gives free C-heap pages back to the kernel after connect storms (glibc).
 """
 import ctypes
 import ctypes.util
@@ -59,33 +22,40 @@ _installed = False
 running_trimmer = None  # the process's MallocTrimmer, once started
 
 
-def install():
-    """Patch python-engineio's socket (under eventlet); False when its internals differ."""
+def install_shallow_receive():
+    """Handle each websocket message of python-engineio's Socket in a short-lived green thread."""
     global _installed
     if _installed:
         return True
     import eventlet
-    import eventlet.hubs
     from engineio import packet
     from engineio import socket as eio_socket
 
-    socket_class = eio_socket.Socket
-    receive = getattr(socket_class, "receive", None)
-    send_ping = getattr(socket_class, "_send_ping", None)
-    if receive is None or send_ping is None or not hasattr(socket_class, "schedule_ping"):
-        log.warning("per-socket memory tuning off: python-engineio internals are not the expected ones")
-        return False
+    receive = eio_socket.Socket.receive
     message = packet.MESSAGE
-    ping = packet.PING
     spawn = eventlet.spawn
-    spawn_n = eventlet.spawn_n
-    get_hub = eventlet.hubs.get_hub
 
     def receive_shallow(self, pkt):
         if pkt.packet_type == message and self.upgraded:
             spawn(receive, self, pkt).wait()  # re-raises what the handler raised
         else:
             receive(self, pkt)
+
+    eio_socket.Socket.receive = receive_shallow
+    _installed = True
+    return True
+
+
+def install_ping_timer():
+    """python-engineio's next ping as a hub timer, not a green thread sleeping ping_interval."""
+    import eventlet
+    import eventlet.hubs
+    from engineio import packet
+    from engineio import socket as eio_socket
+
+    ping = packet.PING
+    spawn_n = eventlet.spawn_n
+    get_hub = eventlet.hubs.get_hub
 
     def ping_now(self):
         if not self.closing and not self.closed:
@@ -98,16 +68,11 @@ def install():
             self.last_ping = None
             get_hub().schedule_call_global(self.server.ping_interval, spawn_n, ping_now, self)
 
-    socket_class.receive = receive_shallow
-    socket_class.schedule_ping = schedule_ping_on_timer
-    _install_lazy_writer()
-    _share_environ()
-    _short_deques()
-    _installed = True
+    eio_socket.Socket.schedule_ping = schedule_ping_on_timer
     return True
 
 
-def _share_environ():
+def share_environ():
     """Flask-SocketIO's middleware copies each request's WSGI environ to add `flask.app`, and
     python-engineio keeps that copy for the socket's life while the server keeps the original:
     add the key to the original instead (nothing else differs between the two)."""
@@ -136,7 +101,7 @@ class ShortDeque(list):
         return self.pop(0)
 
 
-def _short_deques():
+def short_deques():
     """eventlet gives every websocket three deques that hold an item or two at most: the waiters
     of its send lock (a `Semaphore`, as is every monkey-patched lock), the frames read but not
     yet returned by `wait()`, and the exit callbacks of the connection's green thread. At 760
@@ -163,7 +128,7 @@ def _short_deques():
 WRITER_QUALNAME = "Socket._websocket_handler.<locals>.writer"
 
 
-def _install_lazy_writer():
+def install_lazy_writer():
     """Start python-engineio's websocket writers lazily (see `LazyWriter`); False when its
     writer is not the expected closure (then every socket keeps the stock writer)."""
     from engineio import server as eio_server

@@ -1,8 +1,10 @@
-"""The transport under RealtimeClient: python-socketio and python-engineio, made to keep order.
+"""The SDK's Socket.IO client (devtracker/client): python-socketio and python-engineio's,
+made to keep order.
 
 Stock python-socketio runs each event on a thread of its own (two events can reach handlers out
 of order), caps a long-poll answer at 16 packets, and can leave CLOSE unsent on disconnect. The
-classes here fix that for the SDK's client alone.
+classes here fix that for the SDK's client alone; `new_client()` checks the `sdk_*` rows of
+engine.PATCHES when a client is created and falls back to the stock client where one is off.
 """
 import logging
 import queue
@@ -29,8 +31,12 @@ class _RoomyPayload(engineio.payload.Payload):
     max_decode_packets = 1_000_000
 
 
-# Only engineio's client module sees the roomier decoder; an Engine.IO server in the process keeps its cap.
-engineio.client.payload = SimpleNamespace(Payload=_RoomyPayload)
+def roomy_long_polls():
+    """Only engineio's client module sees the roomier decoder; an Engine.IO server in the
+    process keeps its cap."""
+    if not isinstance(engineio.client.payload, SimpleNamespace):
+        engineio.client.payload = SimpleNamespace(Payload=_RoomyPayload)
+    return True
 
 
 class InlineEngineIO(engineio.Client):
@@ -145,3 +151,33 @@ class OrderedClient(socketio.Client):
                 super()._handle_eio_message(data)
             except Exception:  # one bad packet or handler must not stop delivery
                 log.exception("realtime event handling failed")
+
+
+class StockClient(socketio.Client):
+    """The stock client, for when `sdk_ordered_client` is off: events on threads of their own."""
+
+    def start_dispatcher(self):
+        """Nothing to start: the stock client runs each event on a thread of its own."""
+
+    def stop_dispatcher(self):
+        """Nothing to stop."""
+
+
+def new_client(**kwargs):
+    """A Socket.IO client for the SDK: `OrderedClient` when its PATCHES rows hold here."""
+    from . import patches
+
+    ordered = patches.check_client("sdk_ordered_client")
+    if patches.check_client("sdk_long_poll_packets"):
+        roomy_long_polls()
+    return (OrderedClient if ordered else StockClient)(**kwargs)
+
+
+def drop(client):
+    """Ask the server to close `client`'s connection, so that it reconnects with its cursors;
+    False when its Engine.IO client cannot (the stock one)."""
+    eio = getattr(client, "eio", None)
+    if not isinstance(eio, InlineEngineIO):
+        return False
+    eio.drop()
+    return True

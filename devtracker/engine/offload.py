@@ -1,20 +1,11 @@
 """Blocking calls off eventlet's hub, one at a time, on one OS thread of their own.
 
-SQLite's commit blocks in its fsync, so under eventlet it runs on another thread while the hub
-keeps serving sockets. eventlet's `tpool.execute` does that through two locked queues, a
-socket pair and a dispatcher green thread: ~160 µs of CPU per call measured here, which at
-one commit per request was an eighth of a notification's cost. Group commit only ever has one
-commit in flight per process, so one thread, a lock-free C queue and an eventfd are enough.
-
-A thread costs a wake-up of that thread and then one of the hub, which after a moment of
-idleness (the CPU asleep) adds ~0.2 ms to a commit (0.55 against 0.37 ms measured here after
-50 ms idle). When the hub has nothing else to do (no green thread ready, no timer due, no
-socket readable), nobody would be served during the call anyway: `run_blocking` then makes it
-right here, unless one of the last 32 such calls took over 10 ms (a slow or stalling disk),
-which could delay what arrives meanwhile.
-
-The waiting green thread cannot abandon a call: if it is killed while the thread is still in
-the call (the connection is in use there), it waits for the call to end, then dies.
+SQLite's commit blocks in its fsync; on another OS thread (sqlite3 releases the GIL) the hub
+keeps serving sockets meanwhile. One thread, a lock-free C queue and an eventfd cost much less
+per call than eventlet's `tpool` (two locked queues, a socket pair, a dispatcher). When the hub
+has nothing else to do (`hub_is_idle`: reads the hub's timers and poll), the call runs in
+place, unless one of the last 32 took over 10 ms (a stalling disk). A waiting green thread that
+is killed mid-call waits for the call to end, then dies.
 """
 import collections
 import os

@@ -1,21 +1,17 @@
 """The broadcast fast path (eventlet): one encoded frame, one non-blocking send() per idle socket.
 
-Stock python-socketio encodes a broadcast once, then for every recipient puts the packet in
-that socket's queue; its writer green thread wakes, takes it, frames it and sends it. At
-thousands of sockets most of the time goes to those queue hand-offs, green thread switches
-and the garbage they leave behind, not to sending. Here the websocket frame is built once per
+Stock python-socketio puts a broadcast's packet in every recipient's queue, and a writer green
+thread per socket takes it, frames it and sends it. Here the websocket frame is built once per
 broadcast and written straight to each socket that is idle: websocket transport, upgraded and
 not upgrading, not closing, nothing queued, send lock free, no compression. Every other socket
-(long-polling, busy, compressed) takes the stock path.
+(long-polling, busy, compressed) takes the stock path. Under eventlet nothing between the idle
+check and the send() yields, so a socket with anything queued or being written is never written
+here; a partial write keeps the socket's send lock until a green thread has written the rest.
 
-Ordering holds because, under eventlet, nothing between the idle check and the send() yields:
-a socket with anything queued or being written is never written here. A partial write keeps the
-socket's send lock until a green thread has written the rest, so the stock writer waits.
-
-This leans on private attributes of python-engineio (the websocket handler, the socket's queue
-and flags) and eventlet (the websocket's send lock, its socket). Their versions are pinned;
-`install()` refuses to switch the fast path on when any of them is missing, and under gevent or
-threading it is never on.
+`install()` keeps each python-engineio socket's eventlet websocket reachable
+(`Socket._websocket_handler`); `attach(manager, server)` gives the manager (realtime/delivery)
+the writer and wraps `socketio.Server._send_packet` so that a packet sent around the manager
+(an ack, the handshake) first flushes what the manager holds for that socket.
 """
 import errno
 import logging
@@ -96,6 +92,31 @@ def send_idle(eio_socket_, frame):
     # The lock stays held until the rest is out; a view, not a copy, of what is left.
     eventlet.spawn_n(_finish, ws, memoryview(frame)[sent:], lock)
     return True
+
+
+def call_after(delay, fn):
+    """Run `fn` in a green thread of its own after `delay` seconds; returns the hub timer.
+
+    Not `eventlet.spawn_after`: cancelling the green thread that returns kills it, and killing
+    yields to the hub (an emit that moved the flush earlier let others emit in its middle), and
+    the kill's traceback kept the emit's frames alive. Cancelling a hub timer yields nothing
+    and keeps nothing."""
+    from eventlet import hubs
+
+    return hubs.get_hub().schedule_call_global(delay, eventlet.spawn_n, fn)
+
+
+def attach(manager, server):
+    """Switch `manager`'s fast path on (`use_fast_path`) and make every packet python-socketio
+    sends around it (`Server._send_packet`) come after what the manager holds for that socket."""
+    manager.use_fast_path(send_idle, frame_text, call_after)
+    send_packet = server._send_packet
+
+    def send_packet_after_flush(eio_sid, pkt):
+        manager.flush_socket(eio_sid)
+        return send_packet(eio_sid, pkt)
+
+    server._send_packet = send_packet_after_flush
 
 
 def _finish(ws, rest, lock):
