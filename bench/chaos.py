@@ -22,7 +22,7 @@ if ROOT not in sys.path:
 
 from tests.chaos.scenarios import (LONG, SHORT, kill_node_during_burst,  # noqa: E402
                                    postgres_restart_under_load, redis_restart_in_cluster)
-from tests.chaos.services import PrivatePostgres, PrivateRedis, missing_binaries  # noqa: E402
+from tests.support.services import PrivatePostgres, PrivateRedis, missing_binaries  # noqa: E402
 
 SCENARIOS = ("kill", "postgres", "redis")
 

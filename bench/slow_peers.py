@@ -22,9 +22,9 @@ import requests
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-from tests.integration.peers import (closed_by_server, half_head, metric,  # noqa: E402
+from tests.support.peers import (closed_by_server, half_head, metric,  # noqa: E402
                                      never_reading_socket, server_rss, timed_health)
-from tests.integration.server import LiveServer  # noqa: E402
+from tests.support.server import LiveServer  # noqa: E402
 
 OFF = {"HTTP_HEADER_TIMEOUT_SECONDS": 0, "HTTP_IDLE_TIMEOUT_SECONDS": 0, "MAX_SOCKET_BACKLOG_BYTES": 0}
 MIB = 1024 * 1024
@@ -70,7 +70,7 @@ def slowloris(server, connections, seconds, interval):
 
 def greedy(server, mebibytes, interval, rate):
     """One never-reading socket and one reader; `mebibytes` of broadcasts at `rate` MiB/s, then a pause."""
-    from tests.integration.clients import RecordingClient
+    from tests.support.clients import RecordingClient
 
     reader = RecordingClient(server.url, server.token("reader")).connect()
     hog = never_reading_socket(server.port, server.token("greedy"))

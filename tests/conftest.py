@@ -11,9 +11,7 @@ Every JSON body the Flask test client receives and every packet the server sends
 Socket.IO test client must be strict JSON (tests/strictjson.py), or the test fails.
 """
 import os
-import time
 
-import jwt as pyjwt
 import pytest
 from flask_socketio.test_client import SocketIOTestClient
 from sqlalchemy import text
@@ -25,8 +23,8 @@ from devtracker.extensions import socketio
 from devtracker.storage import commits
 from tests.databases import fresh_database, postgres_problem
 from tests.strictjson import StrictJSONClient, watch_test_client_packets
+from tests.support.tokens import SECRET, mint_token
 
-SECRET = "test-secret-that-is-long-enough-for-hs256"
 PG_DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/test"
 
 
@@ -127,15 +125,9 @@ def client(app):
 
 @pytest.fixture
 def token_for():
-    """Mint a token the way another DevTracker service would (plain PyJWT, HS256)."""
-
-    def mint(user_id, role="user", username=None, expires_in=3600, secret=SECRET, **claims):
-        now = int(time.time())
-        payload = {"sub": user_id, "username": username or user_id, "role": role,
-                   "iat": now, "exp": now + expires_in, **claims}
-        return pyjwt.encode(payload, secret, algorithm="HS256")
-
-    return mint
+    """Mint a token the way another DevTracker service would (plain PyJWT, HS256):
+    token_for(user_id, role="user", username=None, expires_in=3600, secret=SECRET, **claims)."""
+    return mint_token
 
 
 @pytest.fixture

@@ -3,6 +3,7 @@ from marshmallow import Schema, fields, validate
 
 from ..models.activity import ACTIVITY_TYPES
 from .common import ActorSchema, Id, JsonObject, PageQuerySchema, StrictSchema, Timestamp, not_blank
+from .payload import Payload
 
 
 class RecordActivitySchema(StrictSchema):
@@ -46,3 +47,6 @@ class ActivityPageSchema(Schema):
     nextCursor = fields.Integer(allow_none=True,
                                 metadata={"description": "pass as `before` (or `after` when paging forward)"})
     hasMore = fields.Boolean()
+
+
+ACTIVITY = Payload(ActivitySchema)  # `activity:feed`, replay, POST /activity, GET /activity

@@ -4,6 +4,7 @@ import re
 from marshmallow import Schema, fields, validate
 
 from .common import JsonObject, StrictSchema, Text
+from .payload import Payload
 
 SYSTEM_EVENT_RE = re.compile(r"^system:[A-Za-z0-9_.:-]{1,57}$")
 
@@ -17,10 +18,19 @@ class BroadcastBodySchema(StrictSchema):
     data = JsonObject()
 
 
-class BroadcastSchema(Schema):
-    """What every socket receives, and what the endpoint answers (with the event name)."""
+class SystemEventSchema(Schema):
+    """What every socket receives as the `system:*` event."""
 
-    event = fields.String()
     message = fields.String()
     data = fields.Dict(allow_none=True)
     timestamp = fields.String(metadata={"format": "date-time"})
+
+
+class BroadcastSchema(SystemEventSchema):
+    """What POST /broadcast answers: the event sent, with its name."""
+
+    event = fields.String()
+
+
+SYSTEM_EVENT = Payload(SystemEventSchema)
+BROADCAST = Payload(BroadcastSchema)

@@ -1,6 +1,8 @@
 """Presence payloads: UserPresence, viewers, status, stats and health (documentation and dumps)."""
 from marshmallow import Schema, fields, validate
 
+from .payload import Payload
+
 STATUSES = ("online", "away", "offline")
 
 
@@ -28,6 +30,20 @@ class ViewerSchema(Schema):
     userId = fields.String()
     username = fields.String()
     status = fields.String(validate=validate.OneOf(STATUSES))
+
+
+class ViewerEventSchema(Schema):
+    """`task:user_joined` and `task:user_left`: who came into or left a task room."""
+
+    userId = fields.String(attribute="user_id")
+    username = fields.String()
+    taskId = fields.String(attribute="task_id")
+
+
+class TypingEventSchema(ViewerEventSchema):
+    """`task:typing`: who started or stopped typing in a task."""
+
+    isTyping = fields.Boolean(attribute="is_typing")
 
 
 class TaskViewersSchema(Schema):
@@ -73,3 +89,9 @@ class HealthSchema(Schema):
     timestamp = fields.String(metadata={"format": "date-time"})
     stats = fields.Nested(HealthStatsSchema)
     checks = fields.Dict(keys=fields.String(), values=fields.String())
+
+
+VIEWER_EVENT = Payload(ViewerEventSchema)
+TYPING_EVENT = Payload(TypingEventSchema)
+STATS = Payload(StatsSchema)
+USER_STATUS = Payload(UserStatusSchema)

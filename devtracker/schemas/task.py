@@ -2,6 +2,7 @@
 from marshmallow import Schema, fields, validate
 
 from .common import ActorSchema, Id, JsonObject, StrictSchema
+from .payload import Payload
 
 TASK_ACTIONS = ("created", "updated", "deleted", "status_changed")
 
@@ -25,3 +26,6 @@ class TaskUpdateSchema(Schema):
     userId = fields.String()
     username = fields.String()
     timestamp = fields.String(metadata={"format": "date-time"})
+
+
+TASK_UPDATE = Payload(TaskUpdateSchema)  # `task:updated` and POST /task/update

@@ -7,21 +7,19 @@ from sqlalchemy import delete, func, select
 from ..extensions import db
 from ..metrics import count_write
 from ..models import Activity
-from ..models.base import isoformat, utcnow
+from ..models.base import utcnow
 from ..realtime.delivery.emitter import emit
 from ..realtime.delivery.rooms import AUTHENTICATED_ROOM
-from ..schemas.activity import ActivitySchema
+from ..schemas.activity import ACTIVITY
 from .actors import resolve_actor
 from ..storage import ACTIVITY_STREAM, commit_write
 
 ACTIVITY_LOCK = (ACTIVITY_STREAM, ("",))  # one stream: every activity id is in commit order
 
-activity_schema = ActivitySchema()
-
 
 def serialize_activity(activity):
-    """The Activity payload."""
-    return activity_schema.dump(activity)
+    """The Activity payload of a stored activity."""
+    return ACTIVITY.build_from(activity)
 
 
 def activity_row(actor, recorded_by, type, action, target, task_id=None, data=None):
@@ -31,9 +29,7 @@ def activity_row(actor, recorded_by, type, action, target, task_id=None, data=No
            "target": target, "task_id": task_id, "data": data, "recorded_by": recorded_by}
 
     def payload(activity_id):
-        return {"id": activity_id, "seq": row["seq"], "type": type, "userId": actor.user_id,
-                "username": actor.username, "action": action, "target": target,
-                "taskId": task_id, "data": data, "timestamp": isoformat(row["created_at"])}
+        return ACTIVITY.build({**row, "id": activity_id})
 
     return row, payload
 

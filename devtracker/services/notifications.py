@@ -6,19 +6,17 @@ from ..extensions import db
 from ..ids import ID_RE
 from ..metrics import count_write
 from ..models import Notification
-from ..models.base import isoformat, utcnow
+from ..models.base import utcnow
 from ..realtime.delivery.emitter import emit
 from ..realtime.delivery.rooms import user_room
-from ..schemas.notification import NotificationSchema
+from ..schemas.notification import NOTIFICATION, READ_STATE
 from .actors import resolve_actor
 from ..storage import NOTIFICATION_STREAM, commit_write
 
-notification_schema = NotificationSchema()
-
 
 def serialize_notification(notification):
-    """The Notification payload."""
-    return notification_schema.dump(notification)
+    """The Notification payload of a stored notification."""
+    return NOTIFICATION.build_from(notification)
 
 
 def _task_id(fields):
@@ -39,12 +37,13 @@ def create_notifications(principal, user_ids, fields, idempotency=None):
               "created_by": actor.user_id}
     rows = [{"user_id": user_id, **common} for user_id in recipients]
 
-    def build(ids):
-        timestamp = isoformat(rows[0]["created_at"])
-        return [{"id": id_, "seq": row["seq"], "type": common["type"], "title": common["title"],
-                 "message": common["message"], "taskId": common["task_id"], "data": common["data"],
-                 "timestamp": timestamp, "read": False, "userId": row["user_id"]}
-                for id_, row in zip(ids, rows)]
+    def build(ids):  # each payload keeps its recipient, for `publish` and an idempotent repeat
+        payloads = []
+        for id_, row in zip(ids, rows):
+            payload = NOTIFICATION.build({**row, "id": id_})
+            payload["userId"] = row["user_id"]
+            payloads.append(payload)
+        return payloads
 
     def publish(payloads):
         count_write("notification", len(payloads))
@@ -145,7 +144,7 @@ def _mark(user_id, where):
                            .values(read=True, read_at=now))
     count = unread_count(user_id)
     db.session.commit()
-    state = {"ids": list(ids), "unreadCount": count}
+    state = READ_STATE.build({"ids": list(ids), "unreadCount": count})
     if ids:
         emit("notification:read", state, to=user_room(user_id))
     return state

@@ -145,11 +145,10 @@ def test_nothing_is_counted_unless_a_delivery_is_watched():
 
 
 def test_bulk_and_precise_sockets_against_the_flask_reference(tmp_path):
-    from tests.bench.test_reference_servers import Reference
+    from tests.bench.test_reference_servers import start
 
-    server = Reference("flask", str(tmp_path / "flask.log"))
+    server = start("flask", tmp_path)
     try:
-        server.wait_ready()
 
         async def scenario():
             poller = BulkPoller(interval=0.02)

@@ -15,8 +15,6 @@ import json
 import os
 import re
 import shutil
-import socket
-import subprocess
 import sys
 import threading
 import time
@@ -28,20 +26,15 @@ import socketio
 from websockets.sync.client import connect as ws_connect
 
 from tests.conftest import require_service
+from tests.support.ports import free_port
+from tests.support.server import ROOT, ServerProcess
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 REFERENCE = os.path.join(ROOT, "bench", "reference")
 NODE_DIR = os.path.join(REFERENCE, "node")
 ISO_Z = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 TASK = "task_bench"
 SENT = {"success": True, "data": {"sent": True}}
 EVENTS = ("replay:done", "system:bench", "task:updated")
-
-
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def wait_for(predicate, timeout=10, what="condition"):
@@ -62,44 +55,13 @@ def command(kind, port, *extra):
     return [node, os.path.join(NODE_DIR, "server.mjs"), "--port", str(port), *extra]
 
 
-class Reference:
+class Reference(ServerProcess):
     """One reference server process, stopped with SIGTERM (then SIGKILL)."""
 
     def __init__(self, kind, log_path, *extra):
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log_path = log_path
-        self.log = open(log_path, "ab")
-        self.process = subprocess.Popen(command(kind, self.port, *extra), cwd=ROOT, stdout=self.log,
-                                        stderr=subprocess.STDOUT)
-
-    def wait_ready(self, timeout=30):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"reference exited with {self.process.returncode}: {self.output()}")
-            try:
-                if requests.get(self.url + "/bench/stats", timeout=1).status_code == 200:
-                    return self
-            except requests.RequestException:
-                pass
-            time.sleep(0.05)
-        raise RuntimeError(f"reference did not answer within {timeout} s: {self.output()}")
-
-    def output(self):
-        self.log.flush()
-        with open(self.log_path, "rb") as log:
-            return log.read().decode(errors="replace")[-2000:]
-
-    def stop(self):
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(5)
-        self.log.close()
+        port = free_port()
+        super().__init__(command(kind, port, *extra), log_path, ready_path="/bench/stats", port=port,
+                         name=f"the {kind} reference")
 
     def post(self, path, body):
         response = requests.post(self.url + path, json=body, timeout=10)
@@ -113,12 +75,7 @@ class Reference:
 
 
 def start(kind, tmp_path, *extra):
-    server = Reference(kind, tmp_path / f"{kind}.log", *extra)
-    try:
-        return server.wait_ready()
-    except BaseException:
-        server.stop()
-        raise
+    return Reference(kind, tmp_path / f"{kind}.log", *extra).start()
 
 
 @pytest.fixture(params=["flask", "node"])

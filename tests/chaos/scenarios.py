@@ -16,8 +16,8 @@ from sqlalchemy import create_engine, text
 
 from devtracker.client.service import ApiError, ServiceClient
 from devtracker.config import normalise_database_url
-from tests.integration.clients import RecordingClient
-from tests.integration.server import LiveServer
+from tests.support.clients import RecordingClient
+from tests.support.server import LiveServer
 
 API = "/api/v1/realtime"
 

@@ -12,7 +12,7 @@ from tests.conftest import require_service
 
 from .scenarios import (LONG, SHORT, kill_node_during_burst, postgres_restart_under_load,
                         redis_restart_in_cluster)
-from .services import PrivatePostgres, PrivateRedis, missing_binaries
+from tests.support.services import PrivatePostgres, PrivateRedis, missing_binaries
 
 pytestmark = pytest.mark.integration
 

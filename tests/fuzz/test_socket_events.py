@@ -23,7 +23,7 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from tests.fuzz import fuzz_examples
-from tests.fuzz.raw import Closed, RawSocket
+from tests.support.raw import Closed, RawSocket
 from tests.fuzz.strategies import MALFORMED, event_packets
 
 pytestmark = pytest.mark.integration

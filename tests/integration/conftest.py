@@ -3,13 +3,12 @@ import os
 
 import pytest
 
-from tests.databases import fresh_database
-
 from devtracker.client import ServiceClient
+from tests.databases import fresh_database
+from tests.support.clients import RecordingClient
+from tests.support.server import LiveServer
 
-from .clients import RecordingClient
 from .frame_proxy import FrameProxy
-from .server import LiveServer
 
 pytestmark = pytest.mark.integration
 

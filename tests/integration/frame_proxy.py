@@ -11,7 +11,7 @@ import socket
 import struct
 import threading
 
-from .server import free_port
+from tests.support.ports import free_port
 
 
 def _read_exact(sock, count):

@@ -4,8 +4,8 @@ import time
 
 import pytest
 
-from .clients import RecordingClient
-from .server import LiveServer
+from tests.support.clients import RecordingClient
+from tests.support.server import LiveServer
 
 
 @pytest.mark.parametrize("mode", ["gevent", "threading"])

@@ -1,5 +1,6 @@
 """Several server processes behind one Redis and one PostgreSQL: one coherent system."""
 import os
+import shutil
 import signal
 import time
 import uuid
@@ -9,9 +10,9 @@ import redis as redis_lib
 
 from tests.conftest import PG_DEFAULT_URL, require_service
 from tests.databases import fresh_database, postgres_problem
-
-from .clients import RecordingClient
-from .server import LiveServer
+from tests.support.clients import RecordingClient
+from tests.support.server import LiveServer
+from tests.support.services import PrivateRedis
 
 REDIS_URL = os.environ.get("REDIS_TEST_URL", "redis://127.0.0.1:6379/0")
 SVC = ("svc-tasks", "service")
@@ -160,41 +161,13 @@ def test_a_restarted_node_leaves_no_ghosts(cluster, clients):
 
 
 @pytest.fixture
-def own_redis(tmp_path):
+def own_redis():
     """A Redis server of this test's own, on a free port, that the test may kill and restart."""
-    import shutil
-    import subprocess
-
-    from .server import free_port
-    binary = shutil.which("redis-server")
-    if binary is None:
+    if shutil.which("redis-server") is None:
         require_service("redis-server", "not installed")
-    port = free_port()
-
-    class OwnRedis:
-        url = f"redis://127.0.0.1:{port}/0"
-        process = None
-
-        def start(self):
-            self.process = subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1",
-                                             "--save", "", "--appendonly", "no", "--dir", str(tmp_path)],
-                                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            client = redis_lib.Redis(port=port)
-            for _ in range(100):
-                try:
-                    client.ping()
-                    return self
-                except redis_lib.RedisError:
-                    time.sleep(0.05)
-            raise RuntimeError("redis-server did not start")
-
-        def kill(self):
-            self.process.kill()
-            self.process.wait()
-
-    server = OwnRedis().start()
+    server = PrivateRedis().start()
     yield server
-    server.kill()
+    server.close()
 
 
 def test_nodes_recover_from_a_redis_restart_without_losing_a_notification(cluster, own_redis):

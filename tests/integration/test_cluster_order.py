@@ -9,7 +9,8 @@ from collections import deque
 
 import pytest
 
-from .server import free_port
+from tests.support.ports import free_port
+
 from .test_cluster import SVC, clients, cluster, redis_prefix, shared_database  # noqa: F401  (fixtures)
 
 REDIS_HOST, REDIS_PORT = "127.0.0.1", 6379

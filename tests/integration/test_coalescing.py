@@ -6,7 +6,8 @@ import re
 
 import pytest
 import requests
-import websockets
+
+from tests.support.lean import LeanSocket
 
 WINDOW = 0.4  # long enough that a test's REST calls all land inside one quiet period
 
@@ -16,47 +17,14 @@ def server_settings():
     return {"RATELIMIT_ENABLED": "false", "BROADCAST_COALESCE_SECONDS": str(WINDOW)}
 
 
-class RawSocket:
-    """A websocket Socket.IO client that keeps every text message in arrival order."""
+def raw_socket(server, user):
+    """A connected LeanSocket of `user` that keeps every frame after replay:done, in order."""
+    return LeanSocket(server.url, {"token": server.token(user)}, keep=True).connect()
 
-    def __init__(self, url, token):
-        self.url = url.replace("http://", "ws://") + "/socket.io/?EIO=4&transport=websocket"
-        self.token = token
-        self.messages = []
-        self._reader = None
 
-    async def connect(self):
-        self.ws = await websockets.connect(self.url, compression=None, max_size=None,
-                                           ping_interval=None)
-        await self.ws.recv()  # engine.io open
-        await self.ws.send("40" + json.dumps({"token": self.token}))
-        while not (await self.ws.recv()).startswith('42["replay:done"'):
-            pass
-        self._reader = asyncio.create_task(self._read())
-        return self
-
-    async def _read(self):
-        async for message in self.ws:
-            if message == "2":
-                await self.ws.send("3")
-            else:
-                self.messages.append(message)
-
-    def seqs(self):
-        return [json.loads(m[2:])[1]["data"]["seq"] for m in self.messages
-                if m.startswith('42["system:bench"')]
-
-    async def wait_for(self, predicate, timeout=10):
-        for _ in range(int(timeout / 0.02)):
-            if predicate(self):
-                return
-            await asyncio.sleep(0.02)
-        raise AssertionError(f"timed out; got {self.messages[-5:]}")
-
-    async def close(self):
-        await self.ws.close()
-        if self._reader:
-            await self._reader
+def seqs(sock):
+    return [json.loads(m[2:])[1]["data"]["seq"] for m in sock.messages
+            if m.startswith('42["system:bench"')]
 
 
 def broadcast(server, admin, seq):
@@ -77,14 +45,13 @@ def test_a_burst_reaches_every_socket_complete_in_order_in_fewer_writes(live_ser
     count = 40
 
     async def scenario():
-        sockets = [await RawSocket(live_server.url, live_server.token(f"u{i}")).connect()
-                   for i in range(5)]
+        sockets = [await raw_socket(live_server, f"u{i}") for i in range(5)]
         for seq in range(count):
             await asyncio.to_thread(broadcast, live_server, admin, seq)
         for sock in sockets:
-            await sock.wait_for(lambda s: len(s.seqs()) >= count)
+            await sock.wait_for(lambda s: len(seqs(s)) >= count)
         await asyncio.gather(*(s.close() for s in sockets))
-        return [s.seqs() for s in sockets]
+        return [seqs(s) for s in sockets]
 
     assert asyncio.run(scenario()) == [list(range(count))] * 5
     deliveries = metric(live_server, "devtracker_fanout_deliveries_total")
@@ -98,7 +65,7 @@ def test_an_ack_comes_after_the_events_emitted_before_it(live_server):
     admin = live_server.token("root", "admin")
 
     async def scenario():
-        sock = await RawSocket(live_server.url, live_server.token("acker")).connect()
+        sock = await raw_socket(live_server, "acker")
         await asyncio.to_thread(broadcast, live_server, admin, 0)
         await asyncio.to_thread(broadcast, live_server, admin, 1)  # inside the quiet period: held
         await sock.ws.send('427["task:join","t-1"]')
@@ -118,8 +85,7 @@ def test_a_task_update_and_its_activity_reach_a_viewer_in_one_write(live_server)
     svc = live_server.token("svc-tasks", "service")
 
     async def scenario():
-        viewers = [await RawSocket(live_server.url, live_server.token(f"v{i}")).connect()
-                   for i in range(3)]
+        viewers = [await raw_socket(live_server, f"v{i}") for i in range(3)]
         for viewer in viewers:
             await viewer.ws.send('420["task:join","task_9"]')
             await viewer.wait_for(lambda s: any(m.startswith("430") for m in s.messages))

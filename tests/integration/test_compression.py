@@ -4,7 +4,7 @@ import asyncio
 import pytest
 import websockets
 
-from .server import LiveServer
+from tests.support.server import LiveServer
 
 
 async def negotiated_extensions(url):

@@ -1,16 +1,12 @@
 """The broadcast fast path keeps every socket's events complete and in order, slow readers included."""
 import asyncio
-import json
 import re
-import socket
 
 import pytest
 import requests
-import websockets
 
 from devtracker.engine.fastpath import frame_text
-
-from .lean import open_many
+from tests.support.lean import LeanSocket, open_many
 
 BROADCASTS = 60
 
@@ -20,37 +16,19 @@ def server_settings():
     return {"RATELIMIT_ENABLED": "false"}
 
 
-class SlowReader:
-    """A websocket client with a tiny receive buffer that stops reading for a while."""
+async def slow_reader(url, token):
+    """A socket with a tiny receive buffer that reads nothing after replay:done until told to
+    (`start_reading()`); its system:bench seqs are kept in `sock.seqs`."""
+    sock = LeanSocket(url, {"token": token}, rcvbuf=4096, max_queue=1,
+                      handlers={"system:bench": lambda sock, data, at: sock.seqs.append(data["data"]["seq"])})
+    sock.seqs = []
+    return await sock.connect(read=False)
 
-    def __init__(self, url, token):
-        self.ws_url = url.replace("http://", "ws://") + "/socket.io/?EIO=4&transport=websocket"
-        self.token = token
-        self.seqs = []
 
-    async def connect(self):
-        raw = socket.socket()
-        raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-        host, port = self.ws_url.split("//")[1].split("/")[0].split(":")
-        raw.connect((host, int(port)))
-        raw.setblocking(False)
-        self.ws = await websockets.connect(self.ws_url, sock=raw, compression=None, max_queue=1,
-                                           max_size=None, ping_interval=None)
-        await self.ws.recv()
-        await self.ws.send("40" + json.dumps({"token": self.token}))
-        while not (await self.ws.recv()).startswith('42["replay:done"'):
-            pass
-        return self
-
-    async def drain(self, count, timeout=60):
-        async def read():
-            while len(self.seqs) < count:
-                message = await self.ws.recv()
-                if message == "2":
-                    await self.ws.send("3")
-                elif message.startswith('42["system:bench"'):
-                    self.seqs.append(json.loads(message[2:])[1]["data"]["seq"])
-        await asyncio.wait_for(read(), timeout)
+async def drain(sock, count, timeout=60):
+    """Read until `count` broadcasts arrived."""
+    sock.start_reading()
+    await sock.wait_for(lambda s: len(s.seqs) >= count, timeout)
 
 
 def fanout_counters(url):
@@ -70,18 +48,18 @@ def test_slow_readers_get_every_broadcast_in_order(live_server):
     async def scenario():
         fast = await open_many(live_server.url, [{"token": live_server.token(f"fast{i}")} for i in range(4)],
                                on_event)
-        slow = [await SlowReader(live_server.url, live_server.token(f"slow{i}")).connect() for i in range(3)]
+        slow = [await slow_reader(live_server.url, live_server.token(f"slow{i}")) for i in range(3)]
         padding = "x" * 12000  # big frames fill the slow readers' buffers: partial writes and EAGAIN
         for seq in range(BROADCASTS):  # the slow readers read nothing meanwhile
             await asyncio.to_thread(requests.post, live_server.url + "/api/v1/realtime/broadcast",
                                     headers={"Authorization": f"Bearer {admin}"}, timeout=10,
                                     json={"event": "system:bench", "message": "m", "data": {"seq": seq, "pad": padding}})
-        await asyncio.gather(*(reader.drain(BROADCASTS) for reader in slow))
+        await asyncio.gather(*(drain(reader, BROADCASTS) for reader in slow))
         for _ in range(200):
             if all(len(v) == BROADCASTS for v in fast_seqs.values()) and len(fast_seqs) == 4:
                 break
             await asyncio.sleep(0.05)
-        await asyncio.gather(*(s.close() for s in fast), *(r.ws.close() for r in slow))
+        await asyncio.gather(*(s.close() for s in fast), *(r.close() for r in slow))
         return slow
 
     slow = asyncio.run(scenario())

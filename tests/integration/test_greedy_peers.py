@@ -6,7 +6,7 @@ import time
 import pytest
 import requests
 
-from .peers import metric, never_reading_socket, server_rss
+from tests.support.peers import metric, never_reading_socket, server_rss
 
 BACKLOG = 256 * 1024
 DATA_BYTES = 100_000

@@ -8,8 +8,8 @@ import time
 import pytest
 import requests
 
-from .clients import RecordingClient
-from .lean import open_many
+from tests.support.clients import RecordingClient
+from tests.support.lean import open_many
 
 CONNECTIONS = 10_000
 # Server RSS per held connection (issue 6): 60.6 KiB before devtracker/engine/memory.py, 44.5

@@ -6,46 +6,13 @@ import json
 import re
 import time
 
-import jwt as pyjwt
 import pytest
 import requests
-import websocket
 
-from .server import SECRET
+from tests.support.raw import RawSocket
+from tests.support.tokens import sign
 
 ANSWER_SECONDS = 5
-
-
-class RawSocket:
-    """One websocket speaking Engine.IO 4 / Socket.IO 5 as text, packet by packet."""
-
-    def __init__(self, server):
-        url = server.url.replace("http://", "ws://") + "/socket.io/?EIO=4&transport=websocket"
-        self.ws = websocket.create_connection(url, timeout=ANSWER_SECONDS)
-        assert self.ws.recv().startswith("0")
-
-    def send(self, text):
-        """Send a text frame; bytes go as they are, valid UTF-8 or not."""
-        self.ws.send(text, opcode=websocket.ABNF.OPCODE_TEXT)
-
-    def next(self, prefix):
-        """The next packet starting with `prefix` (answering pings on the way)."""
-        deadline = time.monotonic() + ANSWER_SECONDS
-        while time.monotonic() < deadline:
-            packet = self.ws.recv()
-            if packet == "2":
-                self.ws.send("3")
-            elif packet.startswith(prefix):
-                return packet
-        raise AssertionError(f"no packet starting {prefix!r} within {ANSWER_SECONDS} s")
-
-    def connect(self, auth_text):
-        """Send the namespace CONNECT with this raw auth text; return the answer packet."""
-        self.send("40" + auth_text)
-        return self.ws.recv()
-
-    def close(self):
-        self.ws.close()
 
 
 @pytest.fixture
@@ -53,7 +20,7 @@ def raw(live_server):
     opened = []
 
     def open_raw():
-        sock = RawSocket(live_server)
+        sock = RawSocket(live_server.url)
         opened.append(sock)
         return sock
 
@@ -66,24 +33,30 @@ def auth_text(live_server, user="alice", **extra):
     return json.dumps({"token": live_server.token(user), **extra})
 
 
-def refused(answer):
-    assert answer.startswith("44"), answer
-    return json.loads(answer[2:])["data"]
+def refused(sock, auth):
+    """The error data of the namespace CONNECT sent with this raw auth text."""
+    answer = sock.connect(raw_auth=auth, timeout=ANSWER_SECONDS)
+    assert sock.refused is not None, answer
+    return answer["data"]
+
+
+def connected(sock, auth):
+    """True when the namespace CONNECT with this raw auth text is accepted."""
+    return "sid" in sock.connect(raw_auth=auth, timeout=ANSWER_SECONDS) and sock.refused is None
 
 
 def test_a_cursor_of_thousands_of_digits_is_answered_promptly(live_server, raw):
     token = live_server.token("alice")
     for cursor in ("9" * 5000, '"' + "9" * 5000 + '"'):
-        answer = raw().connect('{"token":"%s","lastActivityId":%s}' % (token, cursor))
-        assert refused(answer)["code"] == "VALIDATION_ERROR"
+        auth = '{"token":"%s","lastActivityId":%s}' % (token, cursor)
+        assert refused(raw(), auth)["code"] == "VALIDATION_ERROR"
 
 
 @pytest.mark.parametrize("exp", [10**12, 2**64, "1e999"])
 def test_an_expiry_past_the_year_9999_is_refused_in_the_handshake(live_server, raw, exp):
     claims = {"sub": "alice", "iat": int(time.time())}
-    token = pyjwt.encode({**claims, "exp": exp}, SECRET, algorithm="HS256") if exp != "1e999" else (
-        pyjwt.encode({**claims, "exp": float("inf")}, SECRET, algorithm="HS256"))
-    assert refused(raw().connect(json.dumps({"token": token})))["code"] == "TOKEN_INVALID"
+    token = sign({**claims, "exp": exp if exp != "1e999" else float("inf")}, live_server.secret)
+    assert refused(raw(), json.dumps({"token": token}))["code"] == "TOKEN_INVALID"
 
 
 @pytest.mark.parametrize("number", ["1e999", "-1e999", "NaN", "Infinity", "-Infinity", "9" * 5000])
@@ -96,9 +69,9 @@ def test_an_expiry_past_the_year_9999_is_refused_in_the_handshake(live_server, r
 def test_numbers_that_are_not_strict_json_are_refused_with_an_ack(live_server, raw, event,
                                                                    template, number):
     sock = raw()
-    assert sock.connect(auth_text(live_server)).startswith("40")
+    assert connected(sock, auth_text(live_server))
     sock.send("421[" + template % number + "]")
-    ack = json.loads(sock.next("431")[3:])[0]
+    ack = sock.wait_ack(1, ANSWER_SECONDS)[0]
     assert ack["success"] is False and ack["error"]["code"] == "VALIDATION_ERROR", ack
 
 
@@ -109,18 +82,18 @@ MALFORMED = ["42", "42[", "42[]", "42{}", '42"x"', "42[null]", "42[1,2]", "42[{}
 
 def test_malformed_packets_write_one_short_line_each_rate_limited(live_server, raw):
     bystander = raw()
-    assert bystander.connect(auth_text(live_server, "bob")).startswith("40")
+    assert connected(bystander, auth_text(live_server, "bob"))
     for _ in range(2):
         for packet in MALFORMED:
             sock = raw()
-            assert sock.connect(auth_text(live_server)).startswith("40")
-            sock.send(packet)
+            assert connected(sock, auth_text(live_server))
+            sock.send(packet, text=True)
             sock.close()
     admin = live_server.token("root", "admin")
     requests.post(live_server.url + "/api/v1/realtime/broadcast", timeout=5,
                   headers={"Authorization": f"Bearer {admin}"},
                   json={"event": "system:check", "message": "still here"}).raise_for_status()
-    assert json.loads(bystander.next('42["system:check"')[2:])[1]["message"] == "still here"
+    assert bystander.wait_event("system:check", ANSWER_SECONDS)[0]["message"] == "still here"
     assert requests.get(live_server.url + "/api/v1/realtime/health", timeout=5).status_code == 200
     metrics = requests.get(live_server.url + "/metrics", timeout=5).text
     counted = float(re.search(r"^devtracker_socket_packet_errors_total (\S+)$", metrics, re.M).group(1))
@@ -135,10 +108,10 @@ def test_malformed_packets_write_one_short_line_each_rate_limited(live_server, r
 def test_a_payload_nested_too_deeply_to_decode_is_refused_with_its_ack(live_server, raw):
     deep = '{"a":' * 5000 + "1" + "}" * 5000
     sock = raw()
-    assert sock.connect(auth_text(live_server)).startswith("40")
+    assert connected(sock, auth_text(live_server))
     sock.send('427["task:join",' + deep + "]")
-    ack = json.loads(sock.next("437")[3:])[0]
+    ack = sock.wait_ack(7, ANSWER_SECONDS)[0]
     assert ack == {"success": False, "error": {
         "code": "VALIDATION_ERROR", "message": "Some fields are invalid.",
         "details": {"_schema": ["Payloads must not nest this deeply."]}}}
-    assert refused(raw().connect(deep))["code"] == "VALIDATION_ERROR"  # as handshake auth
+    assert refused(raw(), deep)["code"] == "VALIDATION_ERROR"  # as handshake auth

@@ -7,9 +7,9 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from devtracker.storage.ordering import NOTIFICATION_STREAM
+from tests.support.clients import RecordingClient
+from tests.support.server import LiveServer
 
-from .clients import RecordingClient
-from .server import LiveServer
 from .test_cluster import shared_database  # noqa: F401  (fixture)
 
 

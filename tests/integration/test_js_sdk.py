@@ -16,8 +16,7 @@ import subprocess
 import threading
 
 from tests.conftest import require_service
-
-from .server import ROOT
+from tests.support.server import ROOT
 
 SCRIPT = os.path.join(os.path.dirname(__file__), "node", "sdk_client.mjs")
 TASK = "task_sdk"

@@ -11,8 +11,9 @@ import pytest
 import sqlalchemy
 
 from tests.conftest import require_service
+from tests.support.ports import free_port
+from tests.support.server import ROOT
 
-from .server import ROOT, free_port
 from .test_js_sdk import NodeScript
 
 SCRIPT = os.path.join(os.path.dirname(__file__), "node", "sdk_resync.mjs")

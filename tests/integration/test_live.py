@@ -187,7 +187,7 @@ def test_the_legacy_authenticate_event_works_over_polling(live_server, connect):
 
 
 def test_a_bad_handshake_token_is_refused_with_a_reason(live_server):
-    from .clients import RecordingClient
+    from tests.support.clients import RecordingClient
     import socketio
     client = RecordingClient(live_server.url, "bad-token")
     with pytest.raises(socketio.exceptions.ConnectionError):

@@ -5,8 +5,7 @@ import shutil
 import subprocess
 
 from tests.conftest import require_service
-
-from .server import ROOT
+from tests.support.server import ROOT
 
 SCRIPT = os.path.join(os.path.dirname(__file__), "node", "note_client.mjs")
 

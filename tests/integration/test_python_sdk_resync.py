@@ -9,8 +9,8 @@ import pytest
 import sqlalchemy
 
 from devtracker.client import RealtimeClient
+from tests.support.ports import free_port
 
-from .server import free_port
 from .test_python_sdk import Recorder, wait_until
 
 

@@ -8,7 +8,7 @@ import time
 import pytest
 import requests
 
-from .peers import closed_by_server, half_head, raw_websocket, timed_health, ws_frame
+from tests.support.peers import closed_by_server, half_head, raw_websocket, timed_health, ws_frame
 
 SLOW_CONNECTIONS = 200
 
@@ -161,7 +161,7 @@ def test_a_websocket_frame_over_the_limit_closes_the_socket_at_once(live_server)
 
 
 def test_the_gevent_server_cuts_half_heads_and_idle_connections_too(database_url, tmp_path):
-    from .server import LiveServer
+    from tests.support.server import LiveServer
 
     server = LiveServer(database_url, tmp_path / "gevent.log", ASYNC_MODE="gevent",
                         HTTP_HEADER_TIMEOUT_SECONDS=1, HTTP_IDLE_TIMEOUT_SECONDS=1).start()

@@ -3,7 +3,7 @@ the real server, with /health answering and memory bounded throughout."""
 import os
 import sys
 
-from tests.integration.server import ROOT
+from tests.support.server import ROOT
 
 sys.path.insert(0, os.path.join(ROOT, "bench"))
 

@@ -1,4 +1,5 @@
-"""A raw Socket.IO client over one websocket: it sends any text or bytes, framed or not.
+"""A raw Socket.IO client over one blocking websocket: it sends any text or bytes, framed or
+not (the fuzzer, the hostile-packet tests).
 
 Engine.IO 4 / Socket.IO 5 just enough to fuzz: open, namespace connect (`40{auth}`), pings,
 events (`42[...]`), acks (`43<id>[...]`), errors (`44`), disconnect (`41`). Whatever the server
@@ -52,10 +53,11 @@ class RawSocket:
                 self.refused = loads(packet[1:])
                 return self.refused
 
-    def send(self, frame):
-        """Send one websocket frame as is (text or bytes)."""
+    def send(self, frame, text=None):
+        """Send one websocket frame as is: text for str, binary for bytes (`text=True` sends bytes
+        in a text frame, valid UTF-8 or not)."""
         try:
-            self.ws.send(frame)
+            self.ws.send(frame, text=text)
         except ConnectionClosed:
             self.closed = True
             raise Closed("closed while sending") from None
@@ -73,6 +75,14 @@ class RawSocket:
                     raise Closed(f"closed before ack {ack}")
                 raise TimeoutError(f"ack {ack} not received in {timeout} s")
         return self.acks.pop(ack)
+
+    def wait_event(self, name, timeout=10):
+        """The arguments of the first event of this name; TimeoutError after `timeout`."""
+        deadline = time.monotonic() + timeout
+        while not self.named(name):
+            if self._next(deadline) is None:
+                raise TimeoutError(f"no {name} within {timeout} s (closed: {self.closed})")
+        return self.named(name)[0]
 
     def _next(self, deadline):
         """Read and dispatch one packet; None at the deadline or when closed."""

@@ -1,12 +1,12 @@
-"""Private PostgreSQL and Redis servers on free ports, that a chaos run may stop and restart.
+"""Private PostgreSQL and Redis servers on free ports, that a test or a chaos run may stop,
+kill and restart.
 
-The machine's shared PostgreSQL and Redis serve other tests at the same time: a chaos run never
-touches them. Each instance here lives in a temporary directory and is removed afterwards.
+The machine's shared PostgreSQL and Redis serve other tests at the same time: these never
+touch them. Each instance here lives in a temporary directory and is removed afterwards.
 """
 import glob
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
@@ -15,12 +15,7 @@ import uuid
 import redis as redis_lib
 from sqlalchemy import create_engine, text
 
-
-def free_port():
-    """A TCP port nobody listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from .ports import free_port
 
 
 def postgres_bin_dir():
