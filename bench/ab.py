@@ -32,10 +32,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 if HERE not in sys.path:
     sys.path.insert(0, HERE)
 
-from servers import ROOT, DevTracker  # noqa: E402
-
-if ROOT not in sys.path:
-    sys.path.insert(0, ROOT)
+from servers import ROOT, DevTracker  # noqa: E402  (it puts ROOT on sys.path too)
 
 
 def parse_args(argv=None):
@@ -80,12 +77,12 @@ def percentile(values, share):
 
 
 class EventCaller:
-    """Websockets (bench/lean.py) to each server, on an event loop thread of their own, all
+    """Websockets (tests/support/lean.py) to each server, on an event loop thread of their own, all
     joined to the task: one that sends task:typing (`typing(server, i)` waits for its ack), and
     `viewers` that only read what the room is sent."""
 
     def __init__(self, servers, viewers=0):
-        from lean import LeanSocket
+        from tests.support.lean import LeanSocket
 
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)

@@ -4,7 +4,7 @@ At 1,000 sockets and hundreds of broadcasts per second, a client that decodes ev
 (websockets + JSON, tens of microseconds each) is the limit long before the server is, and it
 takes the CPU the server needs on a small machine. A `BulkSocket` speaks just enough websocket
 and Engine.IO / Socket.IO to connect, authenticate and wait for `replay:done` (frame by frame,
-like `lean.LeanSocket`); after that it never looks at frames one by one:
+like `tests/support/lean.py`'s LeanSocket); after that it never looks at frames one by one:
 
 - **bulk** sockets are not read as data arrives. The worker polls them all every few
   milliseconds (`BulkPoller`), reads whatever is there in one large `recv`, and finds the
@@ -16,8 +16,8 @@ like `lean.LeanSocket`); after that it never looks at frames one by one:
   are read as soon as the event loop sees data, one timestamp per read, and their frames are
   walked so that only the watched events count (a task update's `activity:feed` carries the
   same `seq`): their records give the latency percentiles. A few microseconds per frame, where
-  a websockets client (lean.py) takes tens: in a 100-viewer room, the last viewer of a client
-  process was timed ~3 ms after the first by the client's own work alone.
+  a websockets client (tests/support/lean.py) takes tens: in a 100-viewer room, the last viewer
+  of a client process was timed ~3 ms after the first by the client's own work alone.
 - A socket given a `task` joins that task room (`task:join`, acknowledged) before it counts.
 
 Pings (`2`) are found by their fixed frame bytes and answered. A socket that negotiated
@@ -96,8 +96,8 @@ def parse_frames(buf):
 class BulkSocket:
     """One raw websocket connection to the `/` namespace; see the module docstring.
 
-    Attributes shared with `lean.LeanSocket` (the worker's health and progress use them):
-    ready_at, negotiated_deflate, closed, dropped_at, drop_reason.
+    Attributes shared with `tests.support.lean.LeanSocket` (the worker's health and progress use
+    them): ready_at, negotiated_deflate, closed, dropped_at, drop_reason.
     """
 
     def __init__(self, url, auth, sink, deflate=False, precise=False, task=None):

@@ -14,20 +14,18 @@ import socket
 import subprocess
 import sys
 import threading
-import time
 
-import jwt
 import requests
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-API = "/api/v1/realtime"
+if ROOT not in sys.path:
+    sys.path.insert(0, ROOT)  # the bench's scripts import the test suite's support package
+
+from tests.support.ports import free_port  # noqa: E402
+from tests.support.server import API, ServerProcess  # noqa: E402
+from tests.support.tokens import mint_token  # noqa: E402
+
 SERVER_NAMES = ("devtracker", "flask", "node")
-
-
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def rss_kib(pid):
@@ -180,6 +178,7 @@ class Server:
         self.port = None
         self.url = None
         self.process = None
+        self._launcher = None
         self._local = threading.local()
 
     # --- lifecycle ----------------------------------------------------------------------------
@@ -191,41 +190,25 @@ class Server:
         raise NotImplementedError
 
     def env(self):
-        return {**os.environ, "PYTHONUNBUFFERED": "1"}
+        """Environment variables on top of the bench's own."""
+        return {}
 
     def ready_path(self):
         raise NotImplementedError
 
     def start(self, timeout=60):
+        """Start on a free port (a new one each time) and wait until `ready_path()` answers."""
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        log = open(os.path.join(self.log_dir, f"{self.name}.log"), "ab")
-        self.process = subprocess.Popen(self.command(), cwd=self.root, env=self.env(), stdout=log,
-                                        stderr=subprocess.STDOUT)
-        log.close()
-        deadline = time.time() + timeout
-        while time.time() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"{self.name} exited with {self.process.returncode}; see "
-                                   f"{os.path.join(self.log_dir, self.name + '.log')}")
-            try:
-                if requests.get(self.url + self.ready_path(), timeout=1,
-                                headers=self.headers("admin")).status_code == 200:
-                    return self
-            except requests.RequestException:
-                pass
-            time.sleep(0.1)
-        self.stop()
-        raise RuntimeError(f"{self.name} did not answer within {timeout} s")
+        self._launcher = ServerProcess(self.command(), os.path.join(self.log_dir, f"{self.name}.log"),
+                                       env=self.env(), cwd=self.root, ready_path=self.ready_path(),
+                                       ready_headers=self.headers("admin"), port=self.port, name=self.name)
+        self.process = self._launcher.start(timeout).process
+        return self
 
     def stop(self):
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(5)
+        if self._launcher is not None:
+            self._launcher.stop(15)
         self.process = None
 
     def rss_kib(self):
@@ -239,9 +222,7 @@ class Server:
 
     # --- tokens and HTTP ------------------------------------------------------------------------
     def token(self, user_id, role="user", username=None):
-        now = int(time.time())
-        return jwt.encode({"sub": user_id, "username": username or user_id, "role": role,
-                           "iat": now, "exp": now + 6 * 3600}, self.secret, algorithm="HS256")
+        return mint_token(user_id, role, username, 6 * 3600, secret=self.secret)
 
     def headers(self, role):
         cache = self.__dict__.setdefault("_headers", {})

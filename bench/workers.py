@@ -13,8 +13,9 @@ import threading
 import time
 from array import array
 
+import servers  # noqa: F401  (first: it puts the repository root on sys.path)
 from bulk import BulkPoller, BulkSocket
-from lean import LeanSocket
+from tests.support.lean import LeanSocket
 
 DELIVERY_EVENTS = ("system:bench", "task:updated", "notification")
 PRESENCE_EVENTS = ("user:online", "presence:update", "user:offline")
