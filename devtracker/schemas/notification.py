@@ -5,6 +5,7 @@ from ..models.base import MAX_ID
 from ..models.notification import NOTIFICATION_TYPES
 from .common import (ActorSchema, Id, JsonObject, PageQuerySchema, StrictSchema, Text, Timestamp,
                      max_length)
+from .payload import Payload
 
 
 class NotifySchema(StrictSchema):
@@ -114,3 +115,7 @@ class UnreadCountSchema(Schema):
     """GET /notifications/unread-count."""
 
     unreadCount = fields.Integer()
+
+
+NOTIFICATION = Payload(NotificationSchema)  # `notification`, replay, POST /notify, the inbox
+READ_STATE = Payload(ReadStateSchema)  # `notification:read` and the read endpoints

@@ -4,15 +4,13 @@ from sqlalchemy import text
 from ..extensions import db
 from ..models.base import isoformat
 from ..realtime.presence import OFFLINE, ONLINE, get_presence
+from ..schemas.presence import STATS, USER_STATUS
 from .users import count_users, last_seen
 
 
 def get_stats():
     """`{connectedSockets, onlineUsers, totalUsers, connectedUsers, activeRooms}`."""
-    stats = get_presence().stats()
-    return {"connectedSockets": stats["connectedSockets"], "onlineUsers": stats["onlineUsers"],
-            "totalUsers": count_users(), "connectedUsers": stats["connectedUsers"],
-            "activeRooms": stats["activeRooms"]}
+    return STATS.build({**get_presence().stats(), "totalUsers": count_users()})
 
 
 def online_users():
@@ -31,10 +29,10 @@ def user_status(user_id):
     """`{userId, isOnline, status, lastSeen}` from presence, else from the directory."""
     presence = get_presence().get_user(user_id)
     if presence is not None:
-        return {"userId": user_id, "isOnline": True, "status": presence["status"],
-                "lastSeen": presence["lastSeen"]}
-    return {"userId": user_id, "isOnline": False, "status": OFFLINE,
-            "lastSeen": isoformat(last_seen(user_id))}
+        return USER_STATUS.build({"userId": user_id, "isOnline": True, "status": presence["status"],
+                                  "lastSeen": presence["lastSeen"]})
+    return USER_STATUS.build({"userId": user_id, "isOnline": False, "status": OFFLINE,
+                              "lastSeen": isoformat(last_seen(user_id))})
 
 
 def health():

@@ -2,6 +2,7 @@
 from ..models import Activity
 from ..realtime.delivery.emitter import emit, together
 from ..realtime.delivery.rooms import task_room, user_room
+from ..schemas.task import TASK_UPDATE
 from .activity import ACTIVITY_LOCK, activity_row, stream_activity
 from .actors import resolve_actor
 from ..storage import commit_write
@@ -27,9 +28,9 @@ def publish_task_update(principal, fields, idempotency=None):
 
     def build(ids):
         activity = activity_payload(ids[0])
-        update = {"taskId": task_id, "action": fields["action"], "task": fields["task"],
-                  "userId": actor.user_id, "username": actor.username,
-                  "timestamp": activity["timestamp"]}
+        update = TASK_UPDATE.build({"taskId": task_id, "action": fields["action"],
+                                    "task": fields["task"], "userId": actor.user_id,
+                                    "username": actor.username, "timestamp": activity["timestamp"]})
         return {"update": update, "activity": activity}
 
     def publish(body):

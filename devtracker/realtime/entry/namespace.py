@@ -21,6 +21,7 @@ from ...errors import from_exception, ok_body
 from ...extensions import db
 from ...models.base import isoformat
 from ...schemas.notification import MarkReadSchema
+from ...schemas.presence import TYPING_EVENT, VIEWER_EVENT
 from ...services import notifications
 from ...storage import group_for
 from ...services.users import DIRECTORY_KEY
@@ -376,13 +377,13 @@ class RealtimeNamespace(UpkeepMixin, Namespace):
         return None
 
     def _typing_event(self, user, task_id, is_typing, skip):
-        self.emit_to("task:typing", {"userId": user.user_id, "username": user.username,
-                                     "taskId": task_id, "isTyping": is_typing},
-                     to=task_room(task_id), skip_sid=skip)
+        payload = TYPING_EVENT.build({"user_id": user.user_id, "username": user.username,
+                                      "task_id": task_id, "is_typing": is_typing})
+        self.emit_to("task:typing", payload, to=task_room(task_id), skip_sid=skip)
 
     @staticmethod
     def _viewer(user, task_id):
-        return {"userId": user.user_id, "username": user.username, "taskId": task_id}
+        return VIEWER_EVENT.build({"user_id": user.user_id, "username": user.username, "task_id": task_id})
 
 
 def current_namespace():
