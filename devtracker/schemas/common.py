@@ -15,7 +15,17 @@ class StrictSchema(Schema):
         unknown = RAISE
 
 
-class Id(fields.String):
+class StrictString(fields.String):
+    """A string, and only a string: marshmallow's String also takes bytes, which a socket
+    event's binary attachment can carry."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not isinstance(value, str):
+            raise self.make_error("invalid")
+        return value
+
+
+class Id(StrictString):
     """A user or task id: 1-128 characters of [A-Za-z0-9_.:-]."""
 
     def __init__(self, **kwargs):

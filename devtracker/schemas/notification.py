@@ -1,7 +1,6 @@
 """Notification bodies, queries and the Notification payload."""
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, pre_load, validate, validates_schema
 
-from ..models.base import MAX_ID
 from ..models.notification import NOTIFICATION_TYPES
 from .common import (ActorSchema, Id, JsonObject, PageQuerySchema, StrictSchema, Text, Timestamp,
                      max_length)
@@ -95,20 +94,6 @@ class ReadStateSchema(Schema):
 
     ids = fields.List(fields.Integer())
     unreadCount = fields.Integer()
-
-
-class MarkReadSchema(StrictSchema):
-    """`notification:read` from a socket: `{id}` or `{ids}`."""
-
-    id = fields.Integer(validate=validate.Range(min=1, max=MAX_ID))
-    ids = fields.List(fields.Integer(validate=validate.Range(min=1, max=MAX_ID)),
-                      validate=validate.Length(min=1, max=1000))
-
-    @validates_schema
-    def one_of(self, data, **kwargs):
-        """Exactly one of id and ids."""
-        if ("id" in data) == ("ids" in data):
-            raise ValidationError("Send either id or ids.", "_schema")
 
 
 class UnreadCountSchema(Schema):

@@ -1,16 +1,17 @@
 """What a socket brings and what the server keeps for it: the handshake's `auth` (a token and
-the cursors of a reconnecting client), task ids in client events, the per-socket state."""
-import re
+the cursors of a reconnecting client), client event payloads loaded through their schemas
+(schemas/socket.py), the per-socket state."""
 import time
 from dataclasses import dataclass, field
 
+from marshmallow import ValidationError
+
 from ...auth import Principal
-from ...errors import InvalidInput
-from ...ids import ID_MESSAGE, is_id
-from ...models.base import MAX_ID
+from ...errors import validation_error
+from ...schemas.socket import AuthSchema, TaskRefSchema
 from .limits import TokenBucket
 
-CURSOR_TEXT_RE = re.compile(r"[0-9]{1,30}")
+AUTH, TASK_REF = AuthSchema(), TaskRefSchema()
 
 
 @dataclass
@@ -36,41 +37,21 @@ class Cursors:
     activity_seq: int | None = None
 
 
-def _cursor(value, name):
-    if value is None:
-        return None
-    if isinstance(value, str) and CURSOR_TEXT_RE.fullmatch(value):
-        value = int(value)
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise InvalidInput(details={name: ["Must be a whole number >= 0."]})
-    return min(value, MAX_ID)  # beyond every possible id: nothing is newer
+def load(schema, payload):
+    """schema.load with marshmallow's errors turned into the 422 envelope, as for REST bodies."""
+    try:
+        return schema.load(payload)
+    except ValidationError as err:
+        raise validation_error(err) from None
 
 
 def parse_auth(payload):
-    """`token` or `{token, lastNotificationId?, lastActivityId?}` → (token or None, Cursors)."""
-    if payload is None:
-        return None, Cursors()
-    if isinstance(payload, str):
-        token = payload
-        payload = {}
-    elif isinstance(payload, dict):
-        token = payload.get("token")
-    else:
-        raise InvalidInput("auth must be a token string or {token, lastNotificationId, lastActivityId}.")
-    if token is not None and not isinstance(token, str):
-        raise InvalidInput(details={"token": ["Must be a string."]})
-    if token and token[:7].lower() == "bearer ":
-        token = token[7:]
-    cursors = Cursors(_cursor(payload.get("lastNotificationId"), "lastNotificationId"),
-                      _cursor(payload.get("lastActivityId"), "lastActivityId"),
-                      _cursor(payload.get("lastNotificationSeq"), "lastNotificationSeq"),
-                      _cursor(payload.get("lastActivitySeq"), "lastActivitySeq"))
-    return token or None, cursors
+    """`token` or `{token, lastNotificationId?, lastActivityId?, ...Seq?}` → (token or None, Cursors)."""
+    fields = load(AUTH, payload)
+    return fields["token"], Cursors(fields.get("lastNotificationId"), fields.get("lastActivityId"),
+                                    fields.get("lastNotificationSeq"), fields.get("lastActivitySeq"))
 
 
 def task_id_of(payload):
     """A task id from `"task_1"` or `{taskId: "task_1"}`."""
-    task_id = payload.get("taskId") if isinstance(payload, dict) else payload
-    if not is_id(task_id):
-        raise InvalidInput(details={"taskId": [ID_MESSAGE]})
-    return task_id
+    return load(TASK_REF, payload)["taskId"]

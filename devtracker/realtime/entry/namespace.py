@@ -20,14 +20,14 @@ from ...errors import (AppError, Forbidden, InvalidInput, RateLimited, Unauthori
 from ...errors import from_exception, ok_body
 from ...extensions import db
 from ...models.base import isoformat
-from ...schemas.notification import MarkReadSchema
 from ...schemas.presence import TYPING_EVENT, VIEWER_EVENT
+from ...schemas.socket import MarkReadSchema, PresenceUpdateSchema, TypingSchema
 from ...services import notifications
 from ...storage import group_for
 from ...services.users import DIRECTORY_KEY
 from ...strictjson import NESTING_MESSAGE, TOO_DEEP
 from .acks import ack_requested
-from .handshake import SocketState, parse_auth, task_id_of
+from .handshake import SocketState, load, parse_auth, task_id_of
 from .upkeep import Housekeeper
 from .limits import TokenBucket, message_size
 from .replay import read_replay
@@ -47,7 +47,7 @@ EVENTS = {
     "notification:read": "read_notifications",
     "notification:read_all": "read_all_notifications",
 }
-STATUSES = ("online", "away")
+TYPING, PRESENCE_UPDATE, MARK_READ = TypingSchema(), PresenceUpdateSchema(), MarkReadSchema()
 EVENT_NAME_RE = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
 
 
@@ -328,12 +328,8 @@ class RealtimeNamespace(UpkeepMixin, Namespace):
 
     def typing(self, state, payload):
         """`{taskId, isTyping}`: broadcast on change only, to the room, never to the typist."""
-        if not isinstance(payload, dict):
-            raise InvalidInput("task:typing takes {taskId, isTyping}.")
-        task_id = task_id_of(payload)
-        is_typing = payload.get("isTyping")
-        if not isinstance(is_typing, bool):
-            raise InvalidInput(details={"isTyping": ["Must be true or false."]})
+        fields = load(TYPING, payload)
+        task_id, is_typing = fields["taskId"], fields["isTyping"]
         if not state.typing.take():
             raise RateLimited("Too many typing events; slow down.")
         sid, user = state.sid, state.principal
@@ -346,20 +342,13 @@ class RealtimeNamespace(UpkeepMixin, Namespace):
 
     def update_presence(self, state, payload):
         """`"online"` or `"away"` (or `{status}`) for this socket; the user's status aggregates."""
-        status = payload.get("status") if isinstance(payload, dict) else payload
-        if status not in STATUSES:
-            raise InvalidInput(details={"status": ["Must be online or away."]})
-        self.store.set_status(state.sid, status)
+        self.store.set_status(state.sid, load(PRESENCE_UPDATE, payload)["status"])
         presence = self._announce(state.principal.user_id)
         return presence or self.store.get_user(state.principal.user_id)
 
     def read_notifications(self, state, payload):
         """`{id}` or `{ids}`: mark read; every device of the user gets `notification:read`."""
-        if isinstance(payload, int) and not isinstance(payload, bool):
-            payload = {"id": payload}
-        if not isinstance(payload, dict):
-            raise InvalidInput("notification:read takes {id} or {ids}.")
-        fields = MarkReadSchema().load(payload)
+        fields = load(MARK_READ, payload)
         ids = fields.get("ids") or [fields["id"]]
         return notifications.mark_read(state.principal.user_id, ids)
 
