@@ -91,6 +91,8 @@ class HealthSchema(Schema):
     checks = fields.Dict(keys=fields.String(), values=fields.String())
 
 
+USER_PRESENCE = Payload(UserPresenceSchema)  # `user:online`, `user:offline`, `presence:update`, lists
+VIEWER = Payload(ViewerSchema)  # one entry of `viewingUsers`
 VIEWER_EVENT = Payload(ViewerEventSchema)
 TYPING_EVENT = Payload(TypingEventSchema)
 STATS = Payload(StatsSchema)

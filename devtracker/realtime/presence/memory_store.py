@@ -4,6 +4,7 @@ import json
 import threading
 
 from ...models.base import isoformat, utcnow
+from ...schemas.presence import USER_PRESENCE, VIEWER
 from ..encoded import EncodedList
 from .base import AWAY, OFFLINE, ONLINE, SOCKET_STATUSES, Joined, Left, PresenceStore, TaskLeft
 
@@ -208,8 +209,8 @@ class MemoryPresenceStore(PresenceStore):
             viewers = []
             for user_id in self._rooms.get(task_id, {}):
                 user = self._users[user_id]
-                viewers.append({"userId": user_id, "username": user.username,
-                                "status": self._status(user)})
+                viewers.append(VIEWER.build({"userId": user_id, "username": user.username,
+                                             "status": self._status(user)}))
             return viewers
 
     # --- typing -----------------------------------------------------------------------------
@@ -281,12 +282,12 @@ class MemoryPresenceStore(PresenceStore):
         return AWAY
 
     def _presence(self, user):
-        return {
+        return USER_PRESENCE.build({
             "userId": user.user_id,
             "username": user.username,
             "status": self._status(user),
             "lastSeen": isoformat(user.last_seen),
             "currentTask": user.current_task,
             "devices": len(user.sids),
-        }
+        })
 

@@ -15,6 +15,7 @@ import uuid
 import redis
 
 from ...models.base import isoformat, utcnow
+from ...schemas.presence import USER_PRESENCE, VIEWER
 from .base import AWAY, OFFLINE, ONLINE, SOCKET_STATUSES, Joined, Left, PresenceStore, TaskLeft
 
 log = logging.getLogger(__name__)
@@ -60,9 +61,10 @@ class RedisPresenceStore(PresenceStore):
             status = user.get("lingering", ONLINE)
         else:
             status = ONLINE if ONLINE in statuses else AWAY
-        return {"userId": user_id, "username": user.get("username", user_id), "status": status,
-                "lastSeen": user.get("lastSeen"), "currentTask": user.get("currentTask") or None,
-                "devices": len(statuses)}
+        return USER_PRESENCE.build({
+            "userId": user_id, "username": user.get("username", user_id), "status": status,
+            "lastSeen": user.get("lastSeen"), "currentTask": user.get("currentTask") or None,
+            "devices": len(statuses)})
 
     def _refresh_online(self, presence):
         if presence and presence["status"] == ONLINE:
@@ -242,8 +244,7 @@ class RedisPresenceStore(PresenceStore):
         for user_id in self.redis.smembers(self._k("room", task_id)):
             presence = self._presence(user_id)
             if presence:
-                viewers.append({"userId": user_id, "username": presence["username"],
-                                "status": presence["status"]})
+                viewers.append(VIEWER.build(presence))
         return viewers
 
     # --- typing -------------------------------------------------------------------------------
