@@ -175,6 +175,58 @@ _test_client_connect = SocketIOTestClient.connect
 SocketIOTestClient.connect = _strict_connect
 
 
+# Every test is marked by where it lives (pytest.ini describes the markers); `make test-fast`
+# runs `-m unit`, `make test` everything. A prefix is a folder, a file, or file::test name.
+INTEGRATION = (  # start server processes and talk to them over TCP
+    "tests/integration/", "tests/chaos/", "tests/fuzz/test_socket_events.py",
+    "tests/bench/test_reference_servers.py", "tests/bench/test_ab.py::test_two_revisions",
+    "tests/bench/test_ab.py::test_on_postgresql",
+    "tests/bench/test_bulk.py::test_bulk_and_precise_sockets_against_the_flask_reference",
+)
+BROWSER = ("tests/integration/test_dashboard_browser.py", "tests/integration/test_web_security_browser.py")
+SLOW = (  # minutes or many seconds each: thousands of sockets, long runs, fuzzing
+    "tests/integration/test_smoke_connections.py",  # 2,000 sockets
+    "tests/integration/test_hold_10k.py",  # 10,000 sockets
+    "tests/integration/test_memory.py", "tests/integration/test_slow_peers_bench.py",
+    "tests/chaos/", "tests/fuzz/test_socket_events.py", "tests/fuzz/test_rest_schema.py",
+    "tests/bench/test_ab.py::test_two_revisions", "tests/bench/test_ab.py::test_on_postgresql",
+    "tests/bench/test_bench_command.py::test_quick_run", "tests/bench/test_bench_command.py::test_one_scenario",
+    "tests/bench/test_bench_command.py::test_postgresql_column",
+    # In one process, but seconds each (measured on a 2-core machine): waits for an expiry, a
+    # fresh interpreter per check, whole-tree scans.
+    "tests/api/test_group_commit.py::test_concurrent_activity_and_task_updates_stream_in_id_order",
+    "tests/api/test_auth.py::test_a_token_accepted_before_is_refused_once_it_expires",
+    "tests/realtime/test_auth_events.py::test_auth_refresh_for_the_same_user_keeps_the_socket_past",
+    "tests/realtime/test_auth_events.py::test_auth_expired_comes_before_expiry",
+    "tests/realtime/test_event_context.py::test_events_leave_no_exception_in_a_reference_cycle",
+    "tests/test_engine_boundary.py",
+    "tests/bench/test_bulk.py::test_every_delivery_counted_once_however_the_reads_are_cut",
+    "tests/test_engine.py::test_under_eventlet", "tests/test_engine.py::test_a_library_version_outside",
+    "tests/test_engine.py::test_a_missing_attribute",
+    "tests/test_group_commit_eventlet.py", "tests/test_garbage_collection.py", "tests/test_offload.py",
+    "tests/realtime/test_flush_timer.py::test_moving_the_flush_earlier",
+)
+
+
+def pytest_collection_modifyitems(config, items):
+    """Mark each test unit, integration (browser too, for Playwright's), and/or slow; a test
+    that uses a live server, or carries `integration` itself, is integration wherever it is."""
+    for item in items:
+        where = item.nodeid
+        browser = where.startswith(BROWSER) or "browser" in item.fixturenames
+        integration = (browser or where.startswith(INTEGRATION) or "live_server" in item.fixturenames
+                       or item.get_closest_marker("integration") is not None)
+        slow = where.startswith(SLOW)
+        if browser:
+            item.add_marker(pytest.mark.browser)
+        if integration and item.get_closest_marker("integration") is None:
+            item.add_marker(pytest.mark.integration)
+        if slow:
+            item.add_marker(pytest.mark.slow)
+        if not (integration or slow):
+            item.add_marker(pytest.mark.unit)
+
+
 @pytest.hookimpl(hookwrapper=True, tryfirst=True)
 def pytest_runtest_makereport(item, call):
     """Keep each phase's report on the test item (screenshots on failure need it)."""

@@ -1,4 +1,6 @@
-"""Integration fixtures: a real server process (`python app.py`) and real Socket.IO clients."""
+"""Integration fixtures: a real server process (`python app.py`) and real Socket.IO clients.
+
+Every test under tests/integration is marked `integration` by tests/conftest.py."""
 import os
 
 import pytest
@@ -9,8 +11,6 @@ from tests.support.clients import RecordingClient
 from tests.support.server import LiveServer
 
 from .frame_proxy import FrameProxy
-
-pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
