@@ -1,15 +1,10 @@
 """The server's garbage-collection settings (devtracker/engine/tuning.py, freezer.py), installed
 by create_app for `python app.py` and gunicorn alike, and left alone in a test app. Each check
-runs in a subprocess: the settings are process-wide."""
-import json
-import subprocess
-import sys
+runs in a fresh interpreter (tests/support/eventlet_run.py): the settings are process-wide."""
 import textwrap
-from pathlib import Path
 
 from devtracker.engine.tuning import GC_THRESHOLDS
-
-ROOT = Path(__file__).resolve().parents[1]
+from tests.support.eventlet_run import run_python
 
 
 def gc_state_after(code):
@@ -17,10 +12,7 @@ def gc_state_after(code):
         import gc, json
         print(json.dumps({"thresholds": gc.get_threshold(), "frozen": gc.get_freeze_count()}))
     ''')
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                          timeout=120, cwd=str(ROOT))
-    assert done.returncode == 0, done.stderr[-3000:]
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    return run_python(script)
 
 
 def test_python_defaults_are_what_the_tuning_changes():

@@ -1,35 +1,25 @@
 """Under eventlet, concurrent writes on SQLite share commits whose fsync runs off the hub
 (on engine/offload.py's thread) while other green threads have work.
 
-Run in a subprocess: eventlet's monkey-patching must come before everything else and must not
-leak into the rest of the suite."""
-import json
-import subprocess
-import sys
-import textwrap
-from pathlib import Path
+Run under eventlet in a fresh interpreter (tests/support/eventlet_run.py): its monkey-patching
+must come before everything else and must not leak into the rest of the suite."""
+from tests.support.eventlet_run import run_under_eventlet
 
-ROOT = Path(__file__).resolve().parents[1]
-
-SCRIPT = textwrap.dedent('''
+SCRIPT = '''
+    import json, sys
     import eventlet
-    eventlet.monkey_patch()
-    import json, sys, time
-    import jwt
     from devtracker import create_app
     from devtracker.extensions import db
     from devtracker.engine import offload
     from devtracker.storage import commits
-    from tests.conftest import SECRET, make_config
+    from tests.conftest import make_config
+    from tests.support.tokens import mint_token
 
     app = create_app(make_config("sqlite:///" + sys.argv[1], ASYNC_MODE="eventlet"))
     with app.app_context():
         db.create_all()
     assert offload.available()
-    now = int(time.time())
-    token = jwt.encode({"sub": "svc", "role": "service", "iat": now, "exp": now + 600}, SECRET,
-                       algorithm="HS256")
-    headers = {"Authorization": "Bearer " + token}
+    headers = {"Authorization": "Bearer " + mint_token("svc", "service", expires_in=600)}
 
     def notify(i):
         client = app.test_client()
@@ -54,14 +44,11 @@ SCRIPT = textwrap.dedent('''
     print(json.dumps({"statuses": sorted({s for s, _ in results}), "ids": [i for _, i in results],
                       "batches": group.batches, "writes": group.writes,
                       "offloaded": offload.runner().calls}))
-''')
+'''
 
 
 def test_eventlet_sqlite_writes_are_batched_and_committed_off_the_hub(tmp_path):
-    out = subprocess.run([sys.executable, "-c", SCRIPT, str(tmp_path / "green.db")], capture_output=True,
-                         text=True, timeout=120, cwd=str(ROOT))
-    assert out.returncode == 0, out.stderr[-3000:]
-    result = json.loads(out.stdout.strip().splitlines()[-1])
+    result = run_under_eventlet(SCRIPT, tmp_path / "green.db")
     assert result["statuses"] == [201]
     assert sorted(result["ids"]) == list(range(1, 201))
     assert result["writes"] == 200

@@ -1,20 +1,11 @@
 """engine/offload.py: blocking calls on one OS thread while eventlet's hub keeps running.
 
-Run in a subprocess: eventlet's monkey-patching must come before everything else and must not
-leak into the rest of the suite."""
-import json
-import subprocess
-import sys
-import textwrap
-from pathlib import Path
-
+Run under eventlet in a fresh interpreter (tests/support/eventlet_run.py): its monkey-patching
+must come before everything else and must not leak into the rest of the suite."""
 from devtracker.engine import offload
+from tests.support.eventlet_run import run_under_eventlet
 
-ROOT = Path(__file__).resolve().parents[1]
-
-SCRIPT = textwrap.dedent('''
-    import eventlet
-    eventlet.monkey_patch()
+SCRIPT = '''
     import json
     from eventlet import patcher
     from devtracker.engine import offload
@@ -80,19 +71,11 @@ SCRIPT = textwrap.dedent('''
     out["next_answer"] = runner.run(lambda: "new")
     out["calls"] = runner.calls
     print(json.dumps(out))
-''')
-
-
-def run_script(script):
-    """Run `script` in a fresh interpreter; the JSON it printed last."""
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                          timeout=120, cwd=str(ROOT))
-    assert done.returncode == 0, done.stderr[-3000:]
-    return json.loads(done.stdout.strip().splitlines()[-1])
+'''
 
 
 def test_offload_runs_calls_on_its_thread_while_the_hub_runs():
-    out = run_script(SCRIPT)
+    out = run_under_eventlet(SCRIPT)
     assert out["available"] is True
     assert out["same_runner"] is True
     assert out["value"] == 42
@@ -105,9 +88,7 @@ def test_offload_runs_calls_on_its_thread_while_the_hub_runs():
     assert out["calls"] == 2 + 1 + 1 + 200 + 2
 
 
-IDLE_SCRIPT = textwrap.dedent('''
-    import eventlet
-    eventlet.monkey_patch()
+IDLE_SCRIPT = '''
     import json, socket
     from eventlet import patcher
     from devtracker.engine import offload
@@ -179,11 +160,11 @@ IDLE_SCRIPT = textwrap.dedent('''
     out["quick_offloaded"] = quick
     out["quick_again"] = where()
     print(json.dumps(out))
-''')
+'''
 
 
 def test_blocking_calls_run_on_the_hub_only_when_it_has_nothing_else_to_do():
-    out = run_script(IDLE_SCRIPT)
+    out = run_under_eventlet(IDLE_SCRIPT)
     here, away = {"inline": True, "offloaded": 0}, {"inline": False, "offloaded": 1}
     assert out["idle"] is True
     assert out["alone"] == here

@@ -1,12 +1,8 @@
 """The eventlet listener turns Nagle's algorithm off for every connection it accepts.
 
-Run in a subprocess: eventlet is imported there only, as in the server."""
-import json
-import subprocess
-import sys
-from pathlib import Path
-
-ROOT = Path(__file__).resolve().parents[1]
+Run in a fresh interpreter (tests/support/eventlet_run.py): eventlet is imported there only, as
+in the server."""
+from tests.support.eventlet_run import run_python
 
 SCRIPT = '''
 import json, socket
@@ -20,7 +16,5 @@ print(json.dumps({"listener": listener.getsockopt(socket.IPPROTO_TCP, socket.TCP
 
 
 def test_accepted_connections_have_tcp_nodelay():
-    out = subprocess.run([sys.executable, "-c", SCRIPT], capture_output=True, text=True, timeout=60, cwd=str(ROOT))
-    assert out.returncode == 0, out.stderr[-2000:]
-    result = json.loads(out.stdout.strip().splitlines()[-1])
+    result = run_python(SCRIPT, timeout=60)
     assert result["listener"] and result["accepted"], result

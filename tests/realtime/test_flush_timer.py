@@ -7,19 +7,12 @@ traceback held the emit's frames, and the old timer held the traceback until it 
 connect storm those frames held `presence:list` answers, every user online, encoded: after a
 5,000 storm, ~200 MiB of them still waited for a collection, or were frozen out of it.)
 
-Run in a subprocess: eventlet's monkey-patching must come before everything else and must not
-leak into the rest of the suite."""
-import json
-import subprocess
-import sys
-import textwrap
-from pathlib import Path
+Run under eventlet in a fresh interpreter (tests/support/eventlet_run.py): its monkey-patching
+must come before everything else and must not leak into the rest of the suite."""
+from tests.support.eventlet_run import run_under_eventlet
 
-ROOT = Path(__file__).resolve().parents[2]
-
-SCRIPT = textwrap.dedent('''
+SCRIPT = '''
     import eventlet
-    eventlet.monkey_patch()
     import gc, json, time, weakref
     from types import SimpleNamespace
     from devtracker.engine import fastpath
@@ -64,14 +57,11 @@ SCRIPT = textwrap.dedent('''
                       "written": manager.written,
                       "pending": list(manager._pending), "long_flush_cancelled": long_flush.called,
                       "flushes_left": manager._flush_timer is not None}))
-''')
+'''
 
 
 def test_moving_the_flush_earlier_does_not_yield_and_loses_nothing():
-    out = subprocess.run([sys.executable, "-c", SCRIPT], capture_output=True, text=True,
-                         timeout=60, cwd=str(ROOT))
-    assert out.returncode == 0, out.stderr[-3000:]
-    result = json.loads(out.stdout.strip().splitlines()[-1])
+    result = run_under_eventlet(SCRIPT, timeout=60)
     assert result["during"] == [], "another green thread ran in the middle of an emit"
     assert result["feed_kept"] is False, "the emit's frames outlived it (a kill's traceback)"
     assert result["after"] == ["ran"]

@@ -1,13 +1,7 @@
 """When the objects of held sockets are frozen out of full collections, and given back
 (engine/freezer.py)."""
-import subprocess
-import sys
-import textwrap
-from pathlib import Path
-
 from devtracker.engine.freezer import SocketFreezer
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.support.eventlet_run import run_python
 
 
 class RecordingGC:
@@ -91,7 +85,7 @@ def test_when_a_quarter_of_the_frozen_sockets_left_their_cycles_are_collected():
 
 def test_frozen_objects_are_still_freed_and_their_cycles_come_back_on_refresh():
     """With the real collector, in a process of its own (freezing is process-wide)."""
-    script = textwrap.dedent('''
+    script = '''
         import gc, weakref
         from devtracker.engine.freezer import SocketFreezer
 
@@ -116,12 +110,9 @@ def test_frozen_objects_are_still_freed_and_their_cycles_come_back_on_refresh():
         assert cycle_ref() is not None  # a frozen cycle waits for the refresh...
         assert freezer.check() == "refresh"
         assert cycle_ref() is None      # ...which collects it
-        print("ok")
-    ''')
-    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                         timeout=60, cwd=str(ROOT))
-    assert out.returncode == 0, out.stderr[-2000:]
-    assert out.stdout.strip() == "ok"
+        print('{"ok": true}')  # every assertion above held
+    '''
+    assert run_python(script, timeout=60) == {"ok": True}
 
 
 def test_the_frozen_object_count_is_taken_when_freezing_not_when_asked():
@@ -196,7 +187,7 @@ def test_a_freeze_counts_as_a_collection_of_the_middle_generation():
 
 def test_garbage_left_in_the_middle_generation_is_freed_by_a_sweep():
     """With the real collector and the server's thresholds, in a process of its own."""
-    script = textwrap.dedent('''
+    script = '''
         import gc, weakref
         from devtracker.engine.freezer import SocketFreezer
         from devtracker.engine.tuning import GC_THRESHOLDS
@@ -222,9 +213,6 @@ def test_garbage_left_in_the_middle_generation_is_freed_by_a_sweep():
         now[0] = 10.0
         assert freezer.check() == "sweep"
         assert gone() is None
-        print("ok")
-    ''')
-    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                         timeout=60, cwd=str(ROOT))
-    assert out.returncode == 0, out.stderr[-2000:]
-    assert out.stdout.strip() == "ok"
+        print('{"ok": true}')  # every assertion above held
+    '''
+    assert run_python(script, timeout=60) == {"ok": True}

@@ -1,11 +1,7 @@
 """devtracker/engine/memory.py: the lazy websocket writer, the heap trimmer and the short deques
-(those in a subprocess: they change eventlet's modules)."""
+(those under eventlet in a fresh interpreter: they change eventlet's modules)."""
 import collections
-import json
-import os
-import subprocess
 import sys
-import textwrap
 import warnings
 
 import pytest
@@ -17,8 +13,7 @@ from eventlet.queue import Queue  # noqa: E402
 from devtracker.engine.memory import (WRITER_QUALNAME, LazyWriter, MallocTrimmer,  # noqa: E402
                                         ShortDeque)
 from tests.conftest import require_service  # noqa: E402
-
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from tests.support.eventlet_run import run_under_eventlet  # noqa: E402
 
 
 class Pkt:
@@ -124,11 +119,8 @@ def test_a_short_deque_is_a_fifo_with_the_methods_eventlet_uses():
     assert sys.getsizeof(ShortDeque()) < sys.getsizeof(collections.deque()) / 10
 
 
-SHORT_DEQUES = textwrap.dedent('''
-    import warnings
-    warnings.filterwarnings("ignore", message=r"(?s).*Eventlet is deprecated")
+SHORT_DEQUES = '''
     import eventlet
-    eventlet.monkey_patch()
     import json, socket, threading
     from eventlet import greenthread, semaphore, websocket
     from devtracker.engine import memory
@@ -158,14 +150,11 @@ SHORT_DEQUES = textwrap.dedent('''
         "types": [type(lock._waiters).__name__, type(threads[0]._exit_funcs).__name__,
                   type(ws._msgs).__name__, type(threading.Lock()._waiters).__name__],
     }))
-''')
+'''
 
 
 def test_eventlets_per_socket_deques_become_short_ones_and_keep_working():
-    done = subprocess.run([sys.executable, "-c", SHORT_DEQUES], capture_output=True, text=True,
-                          timeout=120, cwd=ROOT)
-    assert done.returncode == 0, done.stderr[-3000:]
-    result = json.loads(done.stdout.strip().splitlines()[-1])
+    result = run_under_eventlet(SHORT_DEQUES)
     assert result["order"] == [0, 1, 2, 3, 4]  # waiters woken first come, first served
     assert result["exits"] == ["first", "second"]
     assert result["received"] == ["hi", "yo"]

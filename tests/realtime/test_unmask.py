@@ -1,16 +1,11 @@
 """devtracker/engine/unmask.py: client frames unmasked as eventlet did, byte for byte, and a
 real eventlet websocket server with it installed reads what real clients send."""
-import os
 import random
-import subprocess
-import sys
-import textwrap
 
 import pytest
 
 from devtracker.engine.unmask import apply_mask
-
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from tests.support.eventlet_run import start_under_eventlet
 
 
 def by_the_rfc(data, mask, length=None, offset=0):
@@ -36,11 +31,8 @@ def test_leading_zero_bytes_keep_their_place():
     assert apply_mask(b"\x12\x34", b"\x12\x34\x00\x00") == b"\x00\x00"
 
 
-ECHO_SERVER = textwrap.dedent('''
-    import warnings
-    warnings.filterwarnings("ignore", message=r"(?s).*Eventlet is deprecated")
+ECHO_SERVER = '''
     import eventlet
-    eventlet.monkey_patch()
     import sys
     from eventlet import websocket, wsgi
     from devtracker.engine import unmask
@@ -59,14 +51,13 @@ ECHO_SERVER = textwrap.dedent('''
     listener = eventlet.listen(("127.0.0.1", 0))
     print(listener.getsockname()[1], flush=True)
     wsgi.server(listener, echo, log_output=False)
-''')
+'''
 
 
 def test_an_eventlet_server_with_it_reads_what_real_clients_send():
     from websockets.sync.client import connect
 
-    server = subprocess.Popen([sys.executable, "-c", ECHO_SERVER], cwd=ROOT, text=True,
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    server = start_under_eventlet(ECHO_SERVER)
     try:
         port = int(server.stdout.readline())
         rng = random.Random(7)

@@ -10,6 +10,7 @@
   thousands of sockets in one process (the integration tests and the bench).
 - `raw.RawSocket`: a hand-written blocking Socket.IO client that sends any text or bytes.
 - `peers`: raw TCP peers (half-sent heads, a websocket that never reads) and /metrics reads.
+- `eventlet_run.run_under_eventlet()`: a snippet in a fresh, eventlet-patched interpreter.
 
 bench/ scripts import these with the repository root on sys.path.
 """
