@@ -40,7 +40,15 @@ def roomy_long_polls():
 
 
 class InlineEngineIO(engineio.Client):
-    """Engine.IO client handing each message over on its reader thread, and sending CLOSE on disconnect."""
+    """Engine.IO client handing each message over on its reader thread, and sending CLOSE on
+    disconnect; its long-poll answers may hold any number of packets (`sdk_long_poll_packets`)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        from . import patches
+
+        if patches.check_client("sdk_long_poll_packets"):
+            roomy_long_polls()
 
     def _trigger_event(self, event, *args, **kwargs):
         # Stock engineio starts a thread per message, so two events can reach handlers out of order.
@@ -156,6 +164,13 @@ class OrderedClient(socketio.Client):
 class StockClient(socketio.Client):
     """The stock client, for when `sdk_ordered_client` is off: events on threads of their own."""
 
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        from . import patches
+
+        if patches.check_client("sdk_long_poll_packets"):
+            roomy_long_polls()
+
     def start_dispatcher(self):
         """Nothing to start: the stock client runs each event on a thread of its own."""
 
@@ -167,10 +182,7 @@ def new_client(**kwargs):
     """A Socket.IO client for the SDK: `OrderedClient` when its PATCHES rows hold here."""
     from . import patches
 
-    ordered = patches.check_client("sdk_ordered_client")
-    if patches.check_client("sdk_long_poll_packets"):
-        roomy_long_polls()
-    return (OrderedClient if ordered else StockClient)(**kwargs)
+    return (OrderedClient if patches.check_client("sdk_ordered_client") else StockClient)(**kwargs)
 
 
 def drop(client):
