@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PG_TEST_URL ?= postgresql://postgres@127.0.0.1:5432/test
 
-.PHONY: run test test-postgres bench install install-dev migrate token clean help
+.PHONY: run test test-fast test-postgres bench install install-dev migrate token clean help
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-14s %s\n", $$1, $$2}'
@@ -48,6 +48,9 @@ token: install ## Mint a token: make token ARGS="--user-id alice --role admin"
 
 test: install-dev ## Run the test suite (SQLite; TEST_DATABASE_URL selects PostgreSQL)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+test-fast: install-dev ## Run the unit tests only (-m unit: no server process, nothing slow), on every core
+	$(BIN)/python -m pytest -m unit -n auto $(PYTEST_ARGS)
 
 test-postgres: install-dev ## Run the test suite on PostgreSQL ($(PG_TEST_URL))
 	TEST_DATABASE_URL=$(PG_TEST_URL) $(BIN)/python -m pytest $(PYTEST_ARGS)

@@ -212,8 +212,8 @@ SLOW = (  # minutes or many seconds each: thousands of sockets, long runs, fuzzi
     "tests/bench/test_ab.py::test_two_revisions", "tests/bench/test_ab.py::test_on_postgresql",
     "tests/bench/test_bench_command.py::test_quick_run", "tests/bench/test_bench_command.py::test_one_scenario",
     "tests/bench/test_bench_command.py::test_postgresql_column",
-    # In one process, but seconds each (measured on a 2-core machine): waits for an expiry, a
-    # fresh interpreter per check, whole-tree scans.
+    # A second or more each on a 2-core machine: waits for an expiry, a fresh interpreter per
+    # check (tests/support/eventlet_run.py, the bench's commands), whole-tree scans.
     "tests/api/test_group_commit.py::test_concurrent_activity_and_task_updates_stream_in_id_order",
     "tests/api/test_auth.py::test_a_token_accepted_before_is_refused_once_it_expires",
     "tests/realtime/test_auth_events.py::test_auth_refresh_for_the_same_user_keeps_the_socket_past",
@@ -225,6 +225,12 @@ SLOW = (  # minutes or many seconds each: thousands of sockets, long runs, fuzzi
     "tests/test_engine.py::test_a_missing_attribute",
     "tests/test_group_commit_eventlet.py", "tests/test_garbage_collection.py", "tests/test_offload.py",
     "tests/realtime/test_flush_timer.py::test_moving_the_flush_earlier",
+    "tests/realtime/test_memory_tuning.py::test_eventlets_per_socket_deques_become_short_ones",
+    "tests/realtime/test_unmask.py::test_an_eventlet_server", "tests/test_server_socket.py",
+    "tests/realtime/test_freezer.py::test_frozen_objects_are_still_freed",
+    "tests/realtime/test_freezer.py::test_garbage_left_in_the_middle_generation",
+    "tests/bench/test_ab.py::test_help_exits_zero", "tests/bench/test_ab.py::test_an_unknown_base_revision",
+    "tests/bench/test_bench_command.py::test_help_exits_zero",
 )
 
 

@@ -14,7 +14,7 @@ FILES = {
     "tests/integration/test_dashboard_browser.py": {"integration", "browser"},
     "tests/integration/test_hold_10k.py": {"integration", "slow"},
     "tests/chaos/test_chaos.py": {"integration", "slow"},
-    "tests/fuzz/test_rest_schema.py": {"slow"},
+    "tests/test_group_commit_eventlet.py": {"slow"},
     "tests/fuzz/test_socket_events.py": {"integration", "slow"},
 }
 
