@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PG_TEST_URL ?= postgresql://postgres@127.0.0.1:5432/test
 
-.PHONY: run test test-fast test-postgres bench install install-dev migrate token clean help
+.PHONY: run test test-fast lint-imports test-postgres bench install install-dev migrate token clean help
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-14s %s\n", $$1, $$2}'
@@ -46,8 +46,11 @@ migrate: install ## Apply database migrations only
 token: install ## Mint a token: make token ARGS="--user-id alice --role admin"
 	@$(BIN)/flask --app devtracker token $(ARGS)
 
-test: install-dev ## Run the test suite (SQLite; TEST_DATABASE_URL selects PostgreSQL)
+test: install-dev lint-imports ## Run the import contracts, then the test suite (SQLite; TEST_DATABASE_URL selects PostgreSQL)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint-imports: install-dev ## Check the import contracts in .importlinter (layers, engine boundary, no cycles)
+	$(BIN)/lint-imports --no-cache
 
 test-fast: install-dev ## Run the unit tests only (-m unit: no server process, nothing slow), on every core
 	$(BIN)/python -m pytest -m unit -n auto $(PYTEST_ARGS)

@@ -53,10 +53,10 @@ def register_extensions(app):
     from .auth import register_jwt_handlers
     from .extensions import db, jwt, limiter, migrate, socketio
     from .metrics import init_metrics
-    from .realtime.entry import client_manager, init_namespace, packet_log
+    from .sockets import client_manager, init_namespace, packet_log
     from .realtime.presence import init_presence
-    from .realtime.entry.context import socketio_path_rules
-    from .realtime.entry.cors import origin_checker
+    from .sockets.context import socketio_path_rules
+    from .sockets.cors import origin_checker
 
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite:///"):
         os.makedirs(os.path.dirname(app.config["SQLALCHEMY_DATABASE_URI"][len("sqlite:///"):]) or ".",
@@ -94,16 +94,16 @@ def register_extensions(app):
     init_namespace(app, socketio)
     socketio_path_rules(app)
     if not app.config["WEBSOCKET_COMPRESSION"]:
-        from .realtime.entry.compression import DeclineCompression
+        from .sockets.compression import DeclineCompression
 
         app.wsgi_app = DeclineCompression(app.wsgi_app)
     limit_greedy_peers(app, socketio)
 
 
 def limit_greedy_peers(app, socketio):
-    """Refuse oversized bodies at once (realtime/entry/body_limit.py); each socket's unsent and
+    """Refuse oversized bodies at once (sockets/body_limit.py); each socket's unsent and
     sent bytes are bounded by engine patches (socket_backlog_bound, socket_input_budget)."""
-    from .realtime.entry.body_limit import BodyLimit
+    from .sockets.body_limit import BodyLimit
 
     eio = socketio.server.eio
     app.wsgi_app = BodyLimit(app.wsgi_app, eio.max_http_buffer_size, lambda: eio.sockets)

@@ -1,7 +1,7 @@
 """REST blueprints under /api/v1/realtime (SPEC §2). Views stay thin: endpoint → service → ok."""
 from flask.sessions import SecureCookieSessionInterface
 
-from ..realtime.entry.context import is_socketio_path
+from ..sockets.context import is_socketio_path
 from . import activity, notifications, openapi, realtime, tasks  # noqa: F401  (routes)
 from .blueprint import API_PREFIX, bp
 

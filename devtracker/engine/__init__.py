@@ -63,7 +63,7 @@ def _installers(app, socketio):
         return None
 
     def ack_probe():
-        from ..realtime.entry.acks import note_ack
+        from ..sockets.acks import note_ack
 
         return None if acks.install_ack_probe(server, note_ack) else differs
 

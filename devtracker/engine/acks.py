@@ -1,5 +1,5 @@
 """The ack probe: tells the namespace whether the client asked for an ack of the event being
-handled (realtime/entry/acks.py), by wrapping python-socketio's `Server._handle_event_internal`.
+handled (sockets/acks.py), by wrapping python-socketio's `Server._handle_event_internal`.
 """
 
 

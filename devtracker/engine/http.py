@@ -27,7 +27,7 @@ reset.
 import logging
 import socket
 
-from ..realtime.entry.body_limit import CLOSE_KEY
+from ..sockets.body_limit import CLOSE_KEY
 
 log = logging.getLogger(__name__)
 LINGER_SECONDS = 2.0

@@ -4,7 +4,7 @@ import json
 
 from hypothesis import strategies as st
 
-from devtracker.realtime.entry.namespace import EVENTS
+from devtracker.sockets.namespace import EVENTS
 
 # Tokens a lenient parser takes and a strict one refuses, or that sit at the edges of types.
 ODD_NUMBERS = ["1e999", "-1e999", "NaN", "Infinity", "-Infinity", "1" + "0" * 400,

@@ -1,4 +1,4 @@
-"""The Flask request context Socket.IO events run in (devtracker/realtime/entry/context.py): it
+"""The Flask request context Socket.IO events run in (devtracker/sockets/context.py): it
 matches a route, so no event leaves a `NotFound` and its traceback in a reference cycle, and it
 opens no cookie session."""
 import gc

@@ -4,8 +4,8 @@ import logging
 import threading
 import time
 
-from devtracker.realtime.entry import upkeep as housekeeping
-from devtracker.realtime.entry.upkeep import Housekeeper
+from devtracker.sockets import upkeep as housekeeping
+from devtracker.sockets.upkeep import Housekeeper
 
 
 class Clockwork:

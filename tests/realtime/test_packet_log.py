@@ -2,7 +2,7 @@
 saying how many were left out, and full tracebacks kept for errors in the project's code."""
 import logging
 
-from devtracker.realtime.entry.packet_log import PacketErrorFilter
+from devtracker.sockets.packet_log import PacketErrorFilter
 
 
 class Clock:
@@ -45,7 +45,7 @@ def test_at_most_limit_lines_a_window_then_a_count_of_those_left_out():
 
 def test_a_traceback_through_project_code_keeps_its_traceback():
     # This test module lives in the checkout, but not in devtracker/: build a frame there.
-    from devtracker.realtime.entry.handshake import parse_auth
+    from devtracker.sockets.handshake import parse_auth
 
     try:
         parse_auth(42)

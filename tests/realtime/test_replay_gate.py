@@ -5,7 +5,7 @@ import pytest
 from devtracker.auth import principal_from_token
 from devtracker.extensions import socketio
 from devtracker.realtime.delivery.gate import ReplayGate
-from devtracker.realtime.entry.handshake import Cursors
+from devtracker.sockets.handshake import Cursors
 from tests.helpers import assert_ok
 from tests.realtime.support import API, clear, drain, names, payloads, sid_of
 from tests.realtime.support import sockets  # noqa: F401  (fixture)

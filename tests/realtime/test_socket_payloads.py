@@ -9,7 +9,7 @@ import pytest
 
 from devtracker.errors import AppError
 from devtracker.ids import ID_MESSAGE
-from devtracker.realtime.entry.handshake import Cursors, parse_auth, task_id_of
+from devtracker.sockets.handshake import Cursors, parse_auth, task_id_of
 from devtracker.schemas.presence import (TaskViewersSchema, TypingEventSchema, UserPresenceSchema,
                                          ViewerEventSchema, ViewerSchema)
 from tests.helpers import assert_error, assert_ok

@@ -6,9 +6,9 @@ from dataclasses import dataclass, field
 
 from marshmallow import ValidationError
 
-from ...auth import Principal
-from ...errors import validation_error
-from ...schemas.socket import AuthSchema, TaskRefSchema
+from ..auth import Principal
+from ..errors import validation_error
+from ..schemas.socket import AuthSchema, TaskRefSchema
 from .limits import TokenBucket
 
 AUTH, TASK_REF = AuthSchema(), TaskRefSchema()

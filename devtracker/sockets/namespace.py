@@ -14,24 +14,24 @@ import sqlalchemy.exc
 from flask import current_app, request
 from flask_socketio import ConnectionRefusedError, Namespace
 
-from ...auth import Principal, principal_from_token
-from ...errors import (AppError, Forbidden, InvalidInput, RateLimited, Unauthorized, Unavailable,
+from ..auth import Principal, principal_from_token
+from ..errors import (AppError, Forbidden, InvalidInput, RateLimited, Unauthorized, Unavailable,
                       error_body)
-from ...errors import from_exception, ok_body
-from ...extensions import db
-from ...models.base import isoformat
-from ...schemas.presence import TYPING_EVENT, VIEWER_EVENT
-from ...schemas.socket import MarkReadSchema, PresenceUpdateSchema, TypingSchema
-from ...services import notifications
-from ...storage import group_for
-from ...services.users import DIRECTORY_KEY
-from ...strictjson import NESTING_MESSAGE, TOO_DEEP
+from ..errors import from_exception, ok_body
+from ..extensions import db
+from ..models.base import isoformat
+from ..schemas.presence import TYPING_EVENT, VIEWER_EVENT
+from ..schemas.socket import MarkReadSchema, PresenceUpdateSchema, TypingSchema
+from ..services import notifications
+from ..storage import group_for
+from ..services.users import DIRECTORY_KEY
+from ..strictjson import NESTING_MESSAGE, TOO_DEEP
 from .acks import ack_requested
 from .handshake import SocketState, load, parse_auth, task_id_of
 from .upkeep import Housekeeper
 from .limits import TokenBucket, message_size
 from .replay import read_replay
-from ..delivery.rooms import AUTHENTICATED_ROOM, task_room, user_room
+from ..realtime.delivery.rooms import AUTHENTICATED_ROOM, task_room, user_room
 from .upkeep import UpkeepMixin
 
 log = logging.getLogger(__name__)

@@ -3,12 +3,12 @@ from functools import partial
 
 from flask import current_app
 
-from ...extensions import db
-from ...services.activity import (activity_after, activity_after_seq, activity_between, newest_activity_id,
+from ..extensions import db
+from ..services.activity import (activity_after, activity_after_seq, activity_between, newest_activity_id,
                                  newest_activity_seq)
-from ...services.notifications import (newest_notification_id, newest_notification_seq, notifications_after,
+from ..services.notifications import (newest_notification_id, newest_notification_seq, notifications_after,
                                       notifications_after_seq, notifications_between, unread_notifications)
-from ..delivery.rooms import AUTHENTICATED_ROOM, user_room
+from ..realtime.delivery.rooms import AUTHENTICATED_ROOM, user_room
 
 
 class Replay:

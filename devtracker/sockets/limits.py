@@ -2,8 +2,8 @@
 import json
 import time
 
-from ...errors import AppError, InvalidInput
-from ...strictjson import NUMBER_MESSAGE
+from ..errors import AppError, InvalidInput
+from ..strictjson import NUMBER_MESSAGE
 
 
 class TokenBucket:

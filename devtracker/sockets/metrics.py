@@ -2,7 +2,7 @@
 the stack could not handle, ordered-stream repairs and fan-out deliveries."""
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
-from ..presence import EXTENSION_KEY as PRESENCE_KEY
+from ..realtime.presence import EXTENSION_KEY as PRESENCE_KEY
 from . import packet_log
 
 

@@ -1,5 +1,5 @@
 """The Socket.IO endpoint: the `/` namespace, its client manager, and what the factory wires."""
-from ..presence import EXTENSION_KEY
+from ..realtime.presence import EXTENSION_KEY
 
 NAMESPACE_KEY = "devtracker.namespace"
 # Presence events: in a connect storm every socket's `user:online` goes to every other socket,
@@ -10,7 +10,7 @@ LAZY_EVENTS = ("user:online", "user:offline", "presence:update")
 def client_manager(app):
     """The Socket.IO client manager: Redis pub/sub across processes when REDIS_URL is set.
     Under eventlet, `engine.install` switches its broadcast fast path on."""
-    from ..delivery.manager import RealtimeManager, RealtimeRedisManager
+    from ..realtime.delivery.manager import RealtimeManager, RealtimeRedisManager
 
     if app.config["REDIS_URL"]:
         manager = RealtimeRedisManager(app.config["REDIS_URL"],
@@ -23,8 +23,8 @@ def client_manager(app):
 
 def init_namespace(app, socketio):
     """Register the `/` namespace on the app's Socket.IO server, and its /metrics."""
-    from ...metrics import register_collector
-    from ...services.users import DIRECTORY_KEY, DirectoryWriter
+    from ..metrics import register_collector
+    from ..services.users import DIRECTORY_KEY, DirectoryWriter
     from .metrics import RealtimeCollector
     from .namespace import RealtimeNamespace
 

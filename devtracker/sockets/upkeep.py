@@ -8,10 +8,10 @@ import logging
 import threading
 import time
 
-from ...auth import Principal
-from ...models.base import isoformat
-from ...services.users import touch_last_seen
-from ..delivery.rooms import AUTHENTICATED_ROOM
+from ..auth import Principal
+from ..models.base import isoformat
+from ..services.users import touch_last_seen
+from ..realtime.delivery.rooms import AUTHENTICATED_ROOM
 
 log = logging.getLogger(__name__)
 
