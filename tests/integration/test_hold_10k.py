@@ -2,14 +2,13 @@
 import asyncio
 import json
 import os
-import re
 import time
 
 import pytest
-import requests
 
 from tests.support.clients import RecordingClient
 from tests.support.lean import open_many
+from tests.support.peers import metric, server_rss
 
 CONNECTIONS = 10_000
 # Server RSS per held connection (issue 6): 60.6 KiB before devtracker/engine/memory.py, 44.5
@@ -25,13 +24,11 @@ def server_settings():
 
 
 def rss_kib(pid):
-    with open(f"/proc/{pid}/status") as status:
-        return int(re.search(r"VmRSS:\s+(\d+)", status.read()).group(1))
+    return server_rss(pid) // 1024
 
 
 def held(live_server):
-    metrics = requests.get(live_server.url + "/metrics", timeout=10).text
-    return int(float(re.search(r"^devtracker_connections (\S+)$", metrics, re.M).group(1)))
+    return int(metric(live_server.url, "devtracker_connections"))
 
 
 def test_ten_thousand_connections_are_held_and_the_server_still_serves(live_server):
