@@ -231,6 +231,12 @@ SLOW = (  # minutes or many seconds each: thousands of sockets, long runs, fuzzi
     "tests/realtime/test_freezer.py::test_garbage_left_in_the_middle_generation",
     "tests/bench/test_ab.py::test_help_exits_zero", "tests/bench/test_ab.py::test_an_unknown_base_revision",
     "tests/bench/test_bench_command.py::test_help_exits_zero",
+    "tests/realtime/test_task_rooms.py::test_joins_are_rate_limited",  # waits for the refill
+    "tests/realtime/test_limits.py::test_events_beyond_the_burst_are_rate_limited",
+    "tests/realtime/test_typing.py::test_typing_times_out_without_a_refresh_once",
+    "tests/api/test_group_commit.py::test_batches_are_written_on_a_connection_of_their_own",
+    "tests/api/test_group_commit.py::test_postgresql_stream_locks_taken_with_an_insert",
+    "tests/api/test_inserts.py::test_postgresql_batches_refuse_a_value_too_long",
 )
 
 
