@@ -89,7 +89,7 @@ class DevTrackerSQLAlchemy(SQLAlchemy):
             self.session.registry.clear()
 
     def writer_engine(self, app):
-        """An engine of its own for the group commit's batches (services/commits.py): the app's
+        """An engine of its own for the group commit's batches (storage/commits.py): the app's
         database and settings, in a pool of one connection. None for an in-memory SQLite
         database, which only the app engine's one connection can see.
 
@@ -120,7 +120,7 @@ def pooled_connection(connection=None):
 
 def executor(connection=None):
     """`(where to run statements, its dialect)`: a Connection of its own (group commit,
-    services/commits.py), or db.session when `connection` is None."""
+    storage/commits.py), or db.session when `connection` is None."""
     if connection is None:
         return db.session, db.session.get_bind().dialect
     return connection, connection.dialect

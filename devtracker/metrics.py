@@ -1,7 +1,7 @@
 """Prometheus metrics at /metrics: HTTP traffic and writes, and what others register.
 
 A leaf: it imports nothing of devtracker. Live gauges are collectors registered by the parts
-that own the numbers (`register_collector`): realtime/entry (presence, connections, packets,
+that own the numbers (`register_collector`): sockets (presence, connections, packets,
 streams, fan-out) and engine (socket bounds, memory, the garbage collector, its patches).
 """
 import time

@@ -8,7 +8,7 @@ python-socketio's listener doubles its wait after each failure up to 60 s, so af
 restart a node may not hear the others for up to a minute; and what was published while it was
 not subscribed is lost to it (Redis pub/sub keeps nothing). Here the wait grows to `retry_most`
 seconds at most, and `on_resubscribed()` runs once the listener is subscribed again, so the
-node can read what it missed from the database (realtime/ordered.py `catch_up`).
+node can read what it missed from the database (realtime/delivery/ordered.py `catch_up`).
 
 `install()` returns False, changing nothing, when the manager is not the expected one.
 """
