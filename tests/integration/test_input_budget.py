@@ -1,13 +1,14 @@
 """What one socket may send (engine/inbound.py): a client flooding the largest messages is
 dropped before the server decodes them, counted in /metrics, and nobody else notices."""
-import json
 import re
 import time
 
 import pytest
 import requests
 
-from .test_hostile_packets import RawSocket, auth_text
+from tests.support.raw import Closed, RawSocket
+
+from .test_hostile_packets import auth_text
 
 RATE, BURST = 20_000, 200_000
 
@@ -18,37 +19,34 @@ def server_settings():
 
 
 def test_a_socket_flooding_large_messages_is_dropped_and_others_are_not(live_server):
-    bystander, flooder = RawSocket(live_server), RawSocket(live_server)
-    assert bystander.connect(auth_text(live_server, "bob")).startswith("40")
-    assert flooder.connect(auth_text(live_server, "mallory")).startswith("40")
+    bystander, flooder = RawSocket(live_server.url), RawSocket(live_server.url)
+    assert "sid" in bystander.connect(raw_auth=auth_text(live_server, "bob"))
+    assert "sid" in flooder.connect(raw_auth=auth_text(live_server, "mallory"))
     big = '42["task:join",[' + ",".join(["1"] * 30_000) + "]]"  # 60 KB, refused once decoded
     try:
         for _ in range(40):
             flooder.send(big)
-    except OSError:  # the server closed the connection while we were still sending
+    except (Closed, OSError):  # the server closed the connection while we were still sending
         pass
-    handled, deadline = 0, time.monotonic() + 5
-    while time.monotonic() < deadline:
-        try:
-            packet = flooder.ws.recv()
-        except Exception:
-            break
-        if not packet:  # the close
-            break
-        handled += packet.startswith('42["error"')
-    else:
+    deadline = time.monotonic() + 5
+    while not flooder.closed and time.monotonic() < deadline:
+        flooder.drain(0.2)
+    if not flooder.closed:
         pytest.fail("the flooding socket is still connected")
+    handled = len(flooder.named("error"))
     assert 1 <= handled <= BURST // len(big) + 1  # decoded while the budget lasted, no more
     metrics = requests.get(live_server.url + "/metrics", timeout=5).text
     assert re.search(r"^devtracker_socket_input_drops_total 1\.0$", metrics, re.M), metrics[-800:]
-    bystander.send('421["presence:update","away"]')
-    ack = json.loads(bystander.next("431")[3:])[0]
-    assert ack["success"] is True
+    bystander.emit("presence:update", "away", ack=1)
+    assert bystander.wait_ack(1)[0]["success"] is True
+    bystander.close()
 
 
 def test_ordinary_traffic_stays_within_the_budget(live_server):
-    sock = RawSocket(live_server)
-    assert sock.connect(auth_text(live_server)).startswith("40")
+    sock = RawSocket(live_server.url)
+    assert "sid" in sock.connect(raw_auth=auth_text(live_server))
     for i in range(30):
-        sock.send(f'42{i}["presence:update","{"away" if i % 2 else "online"}"]')
-        assert json.loads(sock.next(f"43{i}")[2 + len(str(i)):])[0]["success"] is True
+        sock.emit("presence:update", "away" if i % 2 else "online", ack=i)
+        assert sock.wait_ack(i)[0]["success"] is True
+    assert not sock.closed
+    sock.close()
