@@ -115,6 +115,15 @@ def validation_error(err):
     return InvalidInput(details=messages)
 
 
+def load(schema, data):
+    """`schema.load(data)`, marshmallow's errors turned into the 422 envelope: how REST bodies,
+    query strings, client events and the handshake are all loaded."""
+    try:
+        return schema.load(data)
+    except ValidationError as err:
+        raise validation_error(err) from None
+
+
 def from_exception(exc):
     """Map any exception to an AppError; unknown ones become a logged 500 without detail."""
     if isinstance(exc, AppError):

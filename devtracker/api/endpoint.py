@@ -7,10 +7,9 @@ import re
 from functools import wraps
 
 from flask import request
-from marshmallow import ValidationError
 
 from ..auth import auth_required, current_principal
-from ..errors import InvalidInput, MalformedJSON, validation_error
+from ..errors import InvalidInput, MalformedJSON, load
 from ..ids import ID_MESSAGE, is_id
 from ..storage import IdempotencyKey
 from ..strictjson import NonFiniteNumber, loads
@@ -69,14 +68,6 @@ def read_json_body():
     if not _plain_text(raw):
         _check_text(body)
     return body
-
-
-def load(schema, data):
-    """schema.load with marshmallow's errors turned into the 422 envelope."""
-    try:
-        return schema.load(data)
-    except ValidationError as err:
-        raise validation_error(err) from None
 
 
 def idempotency_key(body):

@@ -4,10 +4,9 @@ the cursors of a reconnecting client), client event payloads loaded through thei
 import time
 from dataclasses import dataclass, field
 
-from marshmallow import ValidationError
 
 from ..auth import Principal
-from ..errors import validation_error
+from ..errors import load
 from ..schemas.socket import AuthSchema, TaskRefSchema
 from .limits import TokenBucket
 
@@ -35,14 +34,6 @@ class Cursors:
     activity: int | None = None
     notification_seq: int | None = None  # a stream position instead of an id (SPEC §9)
     activity_seq: int | None = None
-
-
-def load(schema, payload):
-    """schema.load with marshmallow's errors turned into the 422 envelope, as for REST bodies."""
-    try:
-        return schema.load(payload)
-    except ValidationError as err:
-        raise validation_error(err) from None
 
 
 def parse_auth(payload):

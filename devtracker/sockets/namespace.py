@@ -17,7 +17,7 @@ from flask_socketio import ConnectionRefusedError, Namespace
 from ..auth import Principal, principal_from_token
 from ..errors import (AppError, Forbidden, InvalidInput, RateLimited, Unauthorized, Unavailable,
                       error_body)
-from ..errors import from_exception, ok_body
+from ..errors import from_exception, load, ok_body
 from ..extensions import db
 from ..models.base import isoformat
 from ..schemas.presence import TYPING_EVENT, VIEWER_EVENT
@@ -27,7 +27,7 @@ from ..storage import group_for
 from ..services.users import DIRECTORY_KEY
 from ..strictjson import NESTING_MESSAGE, TOO_DEEP
 from .acks import ack_requested
-from .handshake import SocketState, load, parse_auth, task_id_of
+from .handshake import SocketState, parse_auth, task_id_of
 from .upkeep import Housekeeper
 from .limits import TokenBucket, message_size
 from .replay import read_replay
