@@ -64,7 +64,7 @@ def serve(app, host, port):
         from gevent.pool import Pool
         from gevent.pywsgi import WSGIServer
 
-        handler = engine.http_handler(app, closing_gevent_handler())
+        handler = engine.http_handler(app, engine.closing_gevent_handler())
         # Websockets through simple-websocket, as under `gunicorn -k gevent`.
         server = WSGIServer((host, port), app, spawn=Pool(max_connections), backlog=LISTEN_BACKLOG,
                             log=logging.getLogger("devtracker.access") if access_log else None,
@@ -73,40 +73,5 @@ def serve(app, host, port):
     else:
         socketio.run(app, host=host, port=port, debug=False, use_reloader=False,
                      log_output=access_log, allow_unsafe_werkzeug=True,
-                     request_handler=closing_request_handler())
+                     request_handler=engine.closing_request_handler())
 
-
-def closing_gevent_handler():
-    """gevent's WSGI handler, closing a connection once the websocket on it has ended.
-
-    Same fault as under werkzeug (see closing_request_handler): the websocket's handler returns
-    an empty response and gevent reads the client's last frames as the next request.
-    """
-    from gevent.pywsgi import WSGIHandler
-
-    class ClosingWSGIHandler(WSGIHandler):
-        def run_application(self):
-            try:
-                super().run_application()
-            finally:
-                if self.environ.get("HTTP_UPGRADE", "").lower() == "websocket":
-                    self.close_connection = True
-
-    return ClosingWSGIHandler
-
-
-def closing_request_handler():
-    """Werkzeug's request handler, closing a connection once the websocket on it has ended.
-
-    python-engineio ends a websocket under werkzeug by raising ConnectionError. Werkzeug takes
-    that for a dropped client but keeps the connection and reads the next request from it: the
-    client's last frames (a close frame, or DISCONNECT and CLOSE sent after it) were logged as
-    `400 Bad request syntax`, and the connection stayed open until the client gave up on it
-    (websocket-client waits 3 s for a close reply its reader thread may already have taken)."""
-    from werkzeug.serving import WSGIRequestHandler
-
-    class ClosingRequestHandler(WSGIRequestHandler):
-        def connection_dropped(self, error, environ=None):
-            self.close_connection = True
-
-    return ClosingRequestHandler

@@ -187,5 +187,19 @@ def http_handler(app, base):
     return base
 
 
-__all__ = ["CLIENT", "EXTENSION_KEY", "PATCHES", "BY_NAME", "Patch", "http_handler", "install",
-           "is_active"]
+def closing_gevent_handler():
+    """gevent's WSGI handler that closes a connection once its websocket has ended (http.py)."""
+    from .http import closing_gevent_handler as handler
+
+    return handler()
+
+
+def closing_request_handler():
+    """Werkzeug's request handler that closes a connection once its websocket has ended (http.py)."""
+    from .http import closing_request_handler as handler
+
+    return handler()
+
+
+__all__ = ["CLIENT", "EXTENSION_KEY", "PATCHES", "BY_NAME", "Patch", "closing_gevent_handler",
+           "closing_request_handler", "http_handler", "install", "is_active"]

@@ -162,3 +162,35 @@ def gevent_handler(base, head_timeout, idle_timeout, linger_seconds=LINGER_SECON
 
     DeadlineHandler.Timeout, DeadlineHandler.idle_timeout = Timeout, idle_timeout
     return DeadlineHandler
+
+
+def closing_gevent_handler():
+    """gevent's WSGI handler, closing a connection once the websocket on it has ended: the
+    websocket's handler returns an empty response, and gevent would otherwise read the client's
+    last frames as the next request."""
+    from gevent.pywsgi import WSGIHandler
+
+    class ClosingWSGIHandler(WSGIHandler):
+        def run_application(self):
+            try:
+                super().run_application()
+            finally:
+                if self.environ.get("HTTP_UPGRADE", "").lower() == "websocket":
+                    self.close_connection = True
+
+    return ClosingWSGIHandler
+
+
+def closing_request_handler():
+    """Werkzeug's request handler, closing a connection once the websocket on it has ended.
+
+    python-engineio ends a websocket under werkzeug by raising ConnectionError; werkzeug takes
+    that for a dropped client but keeps the connection and would read the client's last frames
+    (a close frame, DISCONNECT, CLOSE) as the next request, keeping the connection open."""
+    from werkzeug.serving import WSGIRequestHandler
+
+    class ClosingRequestHandler(WSGIRequestHandler):
+        def connection_dropped(self, error, environ=None):
+            self.close_connection = True
+
+    return ClosingRequestHandler
