@@ -7,7 +7,7 @@ import warnings
 import pytest
 
 warnings.filterwarnings("ignore", message=r"(?s).*Eventlet is deprecated")
-eventlet = pytest.importorskip("eventlet")
+import eventlet  # noqa: E402  (after the warning filter)
 from eventlet.queue import Queue  # noqa: E402
 
 from devtracker.engine.memory import (WRITER_QUALNAME, LazyWriter, MallocTrimmer,  # noqa: E402
